@@ -1,0 +1,154 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/oidcfed/oidcfed/internal/store"
+)
+
+// DevRunnerName is the runner dev mode creates for itself.
+const DevRunnerName = "dev"
+
+// devSetup makes sure a usable runner token exists and writes dev.env. The
+// token is kept across restarts in dev.env (mode 0600), the only place it
+// exists in clear; the store keeps its hash.
+func (s *Server) devSetup(ctx context.Context, o Options) error {
+	envPath := filepath.Join(o.DataDir, DevEnvFileName)
+	prev := ReadEnvFile(envPath)
+	token := prev["OIDCFED_RUNNER_TOKEN"]
+	if token != "" {
+		if _, err := s.Issuer.Authenticate(ctx, token); err != nil {
+			token = "" // revoked or from another store: make a new one
+		}
+	}
+	if token == "" {
+		// Free the name if an earlier dev runner's token was lost.
+		if err := s.Store.Update(ctx, func(tx store.Tx) error {
+			rs, err := tx.ListRunners(ctx)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if r.Name == DevRunnerName && r.RevokedAt == nil {
+					return tx.RevokeRunner(ctx, r.ID, s.Issuer.Now())
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		var err error
+		token, _, err = s.Issuer.CreateRunner(ctx, DevRunnerName, nil)
+		if err != nil {
+			return fmt.Errorf("create dev runner: %w", err)
+		}
+	}
+	lines := []string{
+		"# Written by `oidcfed serve --dev`. Load it with: source " + envPath,
+		"export OIDCFED_ENDPOINT=" + shellQuote(s.URL),
+		"export OIDCFED_ISSUER=" + shellQuote(s.Issuer.Config().URL),
+		"export OIDCFED_RUNNER_TOKEN=" + shellQuote(token),
+	}
+	if dir := binDir(); dir != "" {
+		lines = append(lines, `export PATH=`+shellQuote(dir)+`:"$PATH"`)
+	}
+	if err := writeFileAtomic(envPath, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", envPath, err)
+	}
+	if o.Out != nil {
+		printQuickStart(o.Out, s.URL, s.Issuer.Config().URL, envPath)
+	}
+	return nil
+}
+
+func printQuickStart(w io.Writer, endpoint, issuerURL, envPath string) {
+	fmt.Fprintf(w, `
+oidcfed dev server on %s (issuer %s)
+
+In another shell:
+  source %s
+  oidcfed token --aud https://gitlab.example.com --project-path mygroup/myproject --ref main
+
+Discovery: %s/.well-known/openid-configuration
+JWKS:      %s/oauth/discovery/keys
+Ctrl-C stops the server; state is kept in %s.
+
+`, endpoint, issuerURL, envPath, issuerURL, issuerURL, filepath.Dir(envPath))
+}
+
+// binDir is the directory of the running binary when it is worth putting on
+// PATH: not a `go run` build in a temporary directory.
+func binDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	exe, err = filepath.EvalSymlinks(exe)
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(exe)
+	// `go run` and `go test` binaries live in a go-build directory that is
+	// deleted when they exit.
+	if strings.Contains(dir, string(filepath.Separator)+"go-build") {
+		return ""
+	}
+	return dir
+}
+
+// ReadEnvFile parses the `export K=V` lines of a dev.env file (values as
+// shellQuote writes them). A missing or unreadable file yields an empty map.
+func ReadEnvFile(path string) map[string]string {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			v = strings.ReplaceAll(v[1:len(v)-1], `'\''`, `'`)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a reader never
+// sees a half-written file and the mode is right from the first byte.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oidcfed/oidcfed/internal/app"
+	"github.com/oidcfed/oidcfed/internal/issuer"
+	"github.com/oidcfed/oidcfed/internal/keys"
+	"github.com/oidcfed/oidcfed/internal/store"
+)
+
+func newRunnerCmd() *cobra.Command {
+	var lf localFlags
+	cmd := &cobra.Command{
+		Use:   "runner",
+		Short: "Manage the runners allowed to mint tokens",
+		Long: `Manage runners: each has a bearer token (shown once; only its SHA-256 is
+stored) and optional claim constraints. These commands open the store
+directly (the dev server's ./.oidcfed by default) and take effect at once.`,
+	}
+	lf.register(cmd)
+
+	var name string
+	var allow []string
+	create := &cobra.Command{
+		Use:   "create --name NAME [--allow claim=glob ...]",
+		Short: "Create a runner and print its token (once)",
+		Long: `Create a runner and print its token on stdout. The token is shown only now.
+
+--allow claim=glob constrains what the runner may mint: '*' matches any run of
+characters (including '/'), '?' one character. Several globs for one claim are
+alternatives; constraints on different claims must all hold.`,
+		Example: `  oidcfed runner create --name deployer --allow 'project_path=mygroup/*' --allow ref_protected=true`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			constraints, err := issuer.ParseConstraints(allow)
+			if err != nil {
+				return err
+			}
+			l, err := lf.open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			token, r, err := l.Issuer.CreateRunner(cmd.Context(), name, constraints)
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return fmt.Errorf("an active runner named %q already exists", name)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "runner %d %q created; its token is shown once:\n", r.ID, r.Name)
+			fmt.Fprintln(cmd.OutOrStdout(), token)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "runner name (unique among active runners)")
+	create.Flags().StringArrayVar(&allow, "allow", nil, "claim constraint claim=glob (repeatable)")
+	_ = create.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List runners",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := lf.open(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			var rs []store.Runner
+			if err := l.Store.View(cmd.Context(), func(tx store.Tx) (err error) {
+				rs, err = tx.ListRunners(cmd.Context())
+				return err
+			}); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tSTATUS\tCREATED\tCONSTRAINTS")
+			for _, r := range rs {
+				status := "active"
+				if r.RevokedAt != nil {
+					status = "revoked " + r.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Name, status, r.CreatedAt.Format(time.RFC3339), formatConstraints(r.Constraints))
+			}
+			return w.Flush()
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:   "revoke ID|NAME",
+		Short: "Revoke a runner: its token stops working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := lf.open(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			ctx := cmd.Context()
+			var revoked store.Runner
+			err = l.Store.Update(ctx, func(tx store.Tx) error {
+				rs, err := tx.ListRunners(ctx)
+				if err != nil {
+					return err
+				}
+				for _, r := range rs {
+					if r.RevokedAt == nil && (strconv.FormatInt(r.ID, 10) == args[0] || r.Name == args[0]) {
+						revoked = r
+						return tx.RevokeRunner(ctx, r.ID, time.Now())
+					}
+				}
+				return store.ErrNotFound
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no active runner %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "runner %d %q revoked\n", revoked.ID, revoked.Name)
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func formatConstraints(c map[string][]string) string {
+	if len(c) == 0 {
+		return "-"
+	}
+	var parts []string
+	for k, globs := range c {
+		for _, g := range globs {
+			parts = append(parts, k+"="+g)
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func newIssuerCmd() *cobra.Command {
+	var lf localFlags
+	cmd := &cobra.Command{
+		Use:   "issuer",
+		Short: "Inspect and rotate the issuer's signing keys, export its documents",
+	}
+	lf.register(cmd)
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Start a key rotation",
+		Long: `Start a key rotation. The new key is published in the JWKS at once and signs
+only after one JWKS cache lifetime (jwks_max_age), so verifiers already hold it;
+the current key keeps signing until then and stays published until the last
+token it signed has expired. Running servers pick the change up by themselves.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := lf.open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if err := l.Issuer.Maintain(cmd.Context()); err != nil {
+				return err
+			}
+			rot, err := l.Issuer.Rotate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new key %s published; it signs from %s\nkey %s signs until then and is unpublished at %s\n",
+				rot.KID, rot.ActivateAt.Format(time.RFC3339), rot.RetiredKID, rot.RetiredExpireAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "keys",
+		Short: "List signing keys and where each is in its life",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := lf.open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			ks, err := l.Issuer.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "KID\tALG\tSTATUS\tPUBLISHED\tSIGNS FROM\tSIGNS UNTIL\tUNPUBLISHED AT")
+			for _, k := range ks {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.Status, k.CreatedAt.Format(time.RFC3339),
+					k.ActivateAt.Format(time.RFC3339), optTime(k.RetireAt), optTime(k.ExpireAt))
+			}
+			return w.Flush()
+		},
+	}
+	export := &cobra.Command{
+		Use:   "export DIR",
+		Short: "Write the discovery document and JWKS as static files",
+		Long: `Write DIR/.well-known/openid-configuration and DIR/oauth/discovery/keys, for
+hosting the issuer's public documents elsewhere (an object-storage bucket a
+cloud can reach while the issuer itself stays private). Export again after each
+rotation, within jwks_max_age, so the pending key is published before it signs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := lf.open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			return exportIssuer(cmd.Context(), l.Issuer, args[0], cmd)
+		},
+	}
+	cmd.AddCommand(rotate, list, export)
+	return cmd
+}
+
+func optTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func exportIssuer(ctx context.Context, iss *issuer.Issuer, dir string, cmd *cobra.Command) error {
+	jwks, err := iss.StoredJWKS(ctx)
+	if err != nil {
+		return err
+	}
+	if string(jwks) == `{"keys":[]}` {
+		return errors.New("the issuer has no keys yet: start the server once (or run `oidcfed issuer rotate`)")
+	}
+	files := map[string][]byte{
+		filepath.Join(dir, ".well-known", "openid-configuration"): append(iss.Discovery(), '\n'),
+		filepath.Join(dir, "oauth", "discovery", "keys"):          append(jwks, '\n'),
+	}
+	for path, data := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "wrote", path)
+	}
+	return nil
+}
+
+func newAdminCmd() *cobra.Command {
+	var lf localFlags
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Operator tasks on the store",
+	}
+	lf.register(cmd)
+	var newKeyFile string
+	rotateMK := &cobra.Command{
+		Use:   "rotate-master-key",
+		Short: "Re-seal every stored secret under a new master key",
+		Long: `Re-seal every stored secret (signing keys, and later access keys and KMS keys)
+under a new master key, in one transaction.
+
+Without --new-master-key-file a new random key is generated and, once every
+secret is re-sealed, replaces the current key file (the old key is gone).
+With it, the given key is used and the current key file is left alone: point
+the server at the new file afterwards. Stop the server first, or restart it
+afterwards: a running server holds the old key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := lf.options(false)
+			if err != nil {
+				return err
+			}
+			oldKey, err := keys.LoadMasterKeyFile(o.MasterKeyFile)
+			if err != nil {
+				return err
+			}
+			current := o.MasterKeyFile
+			generated := newKeyFile == ""
+			target := newKeyFile
+			var newKey *keys.MasterKey
+			if generated {
+				target = o.MasterKeyFile + ".new"
+				if newKey, err = keys.CreateMasterKeyFile(target); err != nil {
+					return fmt.Errorf("%w (a leftover %s from an interrupted rotation? check which key the store is sealed under before removing it)", err, target)
+				}
+			} else if newKey, err = keys.LoadMasterKeyFile(target); err != nil {
+				return err
+			}
+			if newKey.ID() == oldKey.ID() {
+				return errors.New("the new master key is the current one")
+			}
+			o.MasterKeyFile = target
+			o.Issuer.URL = ""
+			l, err := app.OpenLocal(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			sealer := keys.NewSealer(newKey, oldKey)
+			var n int
+			err = l.Store.Update(cmd.Context(), func(tx store.Tx) (err error) {
+				n, err = tx.Reseal(cmd.Context(), sealer.Reseal)
+				return err
+			})
+			if err != nil {
+				if generated {
+					_ = os.Remove(target)
+				}
+				return fmt.Errorf("re-seal failed, nothing changed: %w", err)
+			}
+			if generated {
+				if err := os.Rename(target, current); err != nil {
+					return fmt.Errorf("secrets are now sealed under the key in %s but it could not replace the old key file: %w", target, err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "re-sealed %d secrets: master key %s -> %s\n", n, oldKey.ID(), newKey.ID())
+			return nil
+		},
+	}
+	rotateMK.Flags().StringVar(&newKeyFile, "new-master-key-file", "", "use this key file (mode 0600) instead of generating one")
+	cmd.AddCommand(rotateMK)
+	return cmd
+}

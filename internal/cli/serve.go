@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oidcfed/oidcfed/internal/app"
+	"github.com/oidcfed/oidcfed/internal/config"
+)
+
+func newServeCmd() *cobra.Command {
+	var (
+		configFile, listen, dataDir, masterKeyFile, logLevel string
+		dev                                                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the oidcfed server",
+		Long: `Run the oidcfed server.
+
+With --dev: listen on 127.0.0.1:8080, keep state in ./.oidcfed (created with a
+master key on first start), use the server's own URL as the issuer, create a
+runner token and write <data>/dev.env with export lines for the CLI.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			file := config.Default()
+			if configFile != "" {
+				var err error
+				if file, err = config.Load(configFile); err != nil {
+					return err
+				}
+			} else if dev {
+				// Dev defaults: everything local, the master key created
+				// in the data directory.
+				file.DataDir, file.MasterKeyFile = ".oidcfed", ""
+			} else {
+				return fmt.Errorf("serve needs --config FILE (or --dev for a local development server)")
+			}
+			if listen != "" {
+				file.Listen = listen
+			}
+			if dataDir != "" {
+				file.DataDir = dataDir
+			}
+			if env := os.Getenv("OIDCFED_MASTER_KEY_FILE"); env != "" {
+				file.MasterKeyFile = env
+			}
+			if masterKeyFile != "" {
+				file.MasterKeyFile = masterKeyFile
+			}
+			if logLevel != "" {
+				file.LogLevel = logLevel
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(file.LogLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", file.LogLevel)
+			}
+			return app.Run(cmd.Context(), app.Options{
+				Listen:        file.Listen,
+				DataDir:       file.DataDir,
+				MasterKeyFile: file.MasterKeyFile,
+				Dev:           dev,
+				Issuer:        issuerConfig(file),
+				Logger:        newLogger(cmd.ErrOrStderr(), level),
+				Out:           cmd.OutOrStdout(),
+				Version:       version(),
+			})
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "config file (YAML, strict)")
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: local defaults, self-issued, state in ./.oidcfed")
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address host:port (default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (dev default ./.oidcfed)")
+	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "master key file, mode 0600 (or $OIDCFED_MASTER_KEY_FILE)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	return cmd
+}

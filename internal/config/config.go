@@ -1,0 +1,157 @@
+// Package config defines the file read by `oidcfed serve --config FILE`.
+//
+// The format is YAML and deliberately strict: every key must be known, every
+// value must have the right type, and every problem is reported with the
+// file, the line and the full key path. A configuration that silently ignores
+// a misspelt key (say, "rotation_peroid") would leave an issuer running with
+// settings its operator never chose, which is worse than refusing to start.
+//
+// There is no environment-variable expansion: secrets are referenced by
+// *_file paths only, so the file itself never holds secret material and can be
+// checked into configuration management.
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// MaxFileSize bounds the configuration file. Real configurations are a few
+// hundred bytes; the bound keeps a wrong --config path (a log file, a device)
+// from being read and parsed in full.
+const MaxFileSize = 1 << 20
+
+// Values accepted by the enumerated settings.
+const (
+	AlgorithmRS256 = "RS256"
+	AlgorithmES256 = "ES256"
+
+	DriverSQLite = "sqlite"
+
+	// Sub claim components, as in GitLab's ci_id_token_sub_claim_components.
+	ComponentProjectPath = "project_path"
+	ComponentRefType     = "ref_type"
+	ComponentRef         = "ref"
+)
+
+// File is the whole configuration file. The YAML tags are the file's key
+// names; the decoder walks them by reflection to reject unknown keys, so
+// every field needs one.
+type File struct {
+	// Listen is the host:port the HTTP server binds.
+	Listen string `yaml:"listen" json:"listen"`
+	// DataDir holds the embedded store.
+	DataDir string `yaml:"data_dir" json:"data_dir"`
+	// MasterKeyFile names the file holding the key that seals signing keys
+	// at rest. The key is referenced, never inlined.
+	MasterKeyFile string `yaml:"master_key_file" json:"master_key_file"`
+	// LogLevel is debug, info, warn or error; the same spellings
+	// slog.Level.UnmarshalText accepts.
+	LogLevel string `yaml:"log_level" json:"log_level"`
+	Issuer   Issuer `yaml:"issuer" json:"issuer"`
+	Store    Store  `yaml:"store" json:"store"`
+}
+
+// Issuer configures the token issuer.
+type Issuer struct {
+	// URL is the issuer identifier: the iss claim and the base of the
+	// discovery document. Relying parties compare it byte for byte, hence
+	// the canonical-form rules in validation.
+	URL string `yaml:"url" json:"url"`
+	// Algorithm is the signing algorithm of new keys: RS256 or ES256.
+	Algorithm string `yaml:"algorithm" json:"algorithm"`
+	// DefaultTokenTTL is the lifetime of a token whose request names none.
+	DefaultTokenTTL Duration `yaml:"default_token_ttl" json:"default_token_ttl"`
+	// MaxTokenLifetime caps any requested lifetime.
+	MaxTokenLifetime Duration `yaml:"max_token_lifetime" json:"max_token_lifetime"`
+	// JWKSMaxAge is the Cache-Control max-age served with the JWKS.
+	JWKSMaxAge Duration `yaml:"jwks_max_age" json:"jwks_max_age"`
+	// RotationPeriod is the interval of automatic key rotation; zero
+	// disables automatic rotation.
+	RotationPeriod Duration `yaml:"rotation_period" json:"rotation_period"`
+	// SubClaimComponents lists, in order, what makes up the sub claim.
+	SubClaimComponents []string `yaml:"sub_claim_components" json:"sub_claim_components"`
+}
+
+// Store selects the persistence backend. Only sqlite exists today; the
+// section exists so postgres can be added without a format change.
+type Store struct {
+	Driver string `yaml:"driver" json:"driver"`
+}
+
+// Default returns the defaults every file is layered on. Issuer.URL is left
+// empty because there is no sensible default: callers (dev mode) must set it
+// before Validate passes.
+func Default() *File {
+	return &File{
+		Listen:        "127.0.0.1:8080",
+		DataDir:       "/var/lib/oidcfed",
+		MasterKeyFile: "/etc/oidcfed/master.key",
+		LogLevel:      "info",
+		Issuer: Issuer{
+			Algorithm:        AlgorithmRS256,
+			DefaultTokenTTL:  Duration(5 * time.Minute),
+			MaxTokenLifetime: Duration(2 * time.Hour),
+			JWKSMaxAge:       Duration(time.Hour),
+			RotationPeriod:   Duration(720 * time.Hour),
+			SubClaimComponents: []string{
+				ComponentProjectPath, ComponentRefType, ComponentRef,
+			},
+		},
+		Store: Store{Driver: DriverSQLite},
+	}
+}
+
+// Load reads, decodes and validates the file at path. The result is fully
+// defaulted and valid; errors name path and, where known, the line.
+func Load(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer fh.Close()
+	// Read one byte past the limit so an oversized file is detected without
+	// reading all of it (it might be a device that never ends).
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data, layers it over Default and validates the result. name
+// is used only in error messages (normally the file's path).
+//
+// Keys absent from data keep their defaults; keys present override them, so
+// an explicit "rotation_period: 0" means "disabled" rather than "default".
+// That is why there is no separate ApplyDefaults step: after decoding, a zero
+// value can no longer be told apart from an omitted one.
+func Parse(name string, data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(name)
+	}
+	f := Default()
+	lines, err := decode(name, data, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(f, name, lines); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func tooLarge(name string) error {
+	return fmt.Errorf("%s: file is larger than the %d KiB limit", name, MaxFileSize/1024)
+}
+
+// Validate checks f, reporting every problem at once. Parse and Load already
+// call it; it is exported for configurations built in code (dev mode).
+func (f *File) Validate() error {
+	return validate(f, "", nil)
+}

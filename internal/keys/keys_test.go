@@ -1,0 +1,225 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func randomKey(t *testing.T) *MasterKey {
+	t.Helper()
+	raw := make([]byte, MasterKeySize)
+	_, _ = rand.Read(raw)
+	k, err := NewMasterKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestSealOpen(t *testing.T) {
+	k1, k2 := randomKey(t), randomKey(t)
+	s1 := NewSealer(k1)
+	secret := []byte("-----BEGIN PRIVATE KEY----- not really")
+	sealed, err := s1.Seal(secret, "record-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, secret) {
+		t.Fatal("sealed value contains the plaintext")
+	}
+	if id, ok := SealedKeyID(sealed); !ok || id != k1.ID() {
+		t.Fatalf("SealedKeyID = %q %v, want %s", id, ok, k1.ID())
+	}
+	got, err := s1.Open(sealed, "record-a")
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	flip := func(i int) []byte {
+		c := bytes.Clone(sealed)
+		c[i] ^= 1
+		return c
+	}
+	cases := []struct {
+		name   string
+		sealer *Sealer
+		value  []byte
+		aad    string
+	}{
+		{"wrong record (aad)", s1, sealed, "record-b"},
+		{"wrong master key", NewSealer(k2), sealed, "record-a"},
+		{"tampered ciphertext", s1, flip(len(sealed) - 1), "record-a"},
+		{"tampered nonce", s1, flip(14), "record-a"},
+		{"tampered key id", s1, flip(5), "record-a"},
+		{"truncated", s1, sealed[:20], "record-a"},
+		{"not sealed", s1, secret, "record-a"},
+		{"empty", s1, nil, "record-a"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tc.sealer.Open(tc.value, tc.aad)
+			if !errors.Is(err, ErrUnseal) || out != nil {
+				t.Fatalf("Open = %q, %v; want ErrUnseal", out, err)
+			}
+			if strings.Contains(err.Error(), string(secret)) {
+				t.Fatal("error echoes the secret")
+			}
+		})
+	}
+	// Rotation: a ring opens both, seals under the new key.
+	ring := NewSealer(k2, k1)
+	resealed, err := ring.Reseal("record-a", sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := SealedKeyID(resealed); id != k2.ID() {
+		t.Fatalf("resealed under %s, want %s", id, k2.ID())
+	}
+	if got, err := NewSealer(k2).Open(resealed, "record-a"); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("open resealed: %q %v", got, err)
+	}
+}
+
+func TestMasterKeyNeverPrinted(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xab}, MasterKeySize)
+	k, _ := NewMasterKey(raw)
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s", k, k, k, k)} {
+		if strings.Contains(s, "abab") || strings.Contains(s, "\xab\xab") {
+			t.Fatalf("master key printed: %q", s)
+		}
+	}
+}
+
+func TestLoadMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hex64 := strings.Repeat("0f", 32)
+	cases := []struct {
+		name    string
+		path    string
+		wantErr error
+	}{
+		{"raw 32 bytes", write("raw", bytes.Repeat([]byte{7}, 32), 0o600), nil},
+		{"hex with newline", write("hex", []byte(hex64+"\n"), 0o600), nil},
+		{"hex without newline, 0400", write("hex2", []byte(hex64), 0o400), nil},
+		{"missing", filepath.Join(dir, "nope"), ErrMasterKeyMissing},
+		{"31 bytes", write("short", bytes.Repeat([]byte{7}, 31), 0o600), ErrMasterKeyMalformed},
+		{"33 bytes", write("long", bytes.Repeat([]byte{7}, 33), 0o600), ErrMasterKeyMalformed},
+		{"62 hex chars", write("shorthex", []byte(hex64[:62]), 0o600), ErrMasterKeyMalformed},
+		{"non-hex text", write("text", []byte(strings.Repeat("zz", 32)), 0o600), ErrMasterKeyMalformed},
+		{"empty", write("empty", nil, 0o600), ErrMasterKeyMalformed},
+		{"group readable", write("g", []byte(hex64), 0o640), ErrMasterKeyPermissive},
+		{"world readable", write("w", []byte(hex64), 0o604), ErrMasterKeyPermissive},
+		{"directory", dir, ErrMasterKeyMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := LoadMasterKeyFile(tc.path)
+			if tc.wantErr == nil {
+				if err != nil || k == nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), hex64) {
+				t.Fatal("error echoes key material")
+			}
+		})
+	}
+}
+
+func TestCreateMasterKeyFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "master.key")
+	k, err := CreateMasterKeyFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(p)
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %o", info.Mode().Perm())
+	}
+	loaded, err := LoadMasterKeyFile(p)
+	if err != nil || loaded.ID() != k.ID() {
+		t.Fatalf("reload: %v", err)
+	}
+	if _, err := CreateMasterKeyFile(p); err == nil {
+		t.Fatal("overwrote an existing key file")
+	}
+}
+
+// TestThumbprintRFC7638 checks the kid against the worked example of
+// RFC 7638 §3.1.
+func TestThumbprintRFC7638(t *testing.T) {
+	n := "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+	nb, _ := base64.RawURLEncoding.DecodeString(n)
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537}
+	got, err := Thumbprint(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
+		t.Fatalf("thumbprint %s, want %s", got, want)
+	}
+}
+
+func TestSigningKeys(t *testing.T) {
+	for _, alg := range []string{RS256, ES256} {
+		t.Run(alg, func(t *testing.T) {
+			s, err := GenerateSigningKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := MarshalPrivateKey(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParsePrivateKey(der, alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwkJSON, kid, err := PublicJWK(back.Public(), alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jwk map[string]any
+			_ = json.Unmarshal(jwkJSON, &jwk)
+			if jwk["kid"] != kid || jwk["alg"] != alg || jwk["use"] != "sig" || jwk["d"] != nil {
+				t.Fatalf("jwk = %v", jwk)
+			}
+		})
+	}
+	if _, err := GenerateSigningKey("HS256"); err == nil {
+		t.Fatal("HS256 accepted")
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, _, err := PublicJWK(ec.Public(), ES256); err == nil {
+		t.Fatal("P-384 key accepted for ES256")
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	if _, _, err := PublicJWK(small.Public(), RS256); err == nil {
+		t.Fatal("RSA-1024 accepted")
+	}
+}

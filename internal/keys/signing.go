@@ -1,0 +1,95 @@
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Signing algorithms the issuer can use.
+const (
+	RS256 = "RS256" // RSA-2048, PKCS#1 v1.5, SHA-256: GitLab's choice
+	ES256 = "ES256" // P-256 ECDSA, SHA-256
+)
+
+// GenerateSigningKey creates a fresh private key for alg.
+func GenerateSigningKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case RS256:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q (want RS256 or ES256)", alg)
+	}
+}
+
+// MarshalPrivateKey encodes a signer's private key as PKCS#8 DER, the form
+// that is sealed and stored. Callers should clear the result after sealing.
+func MarshalPrivateKey(s crypto.Signer) ([]byte, error) {
+	return x509.MarshalPKCS8PrivateKey(s)
+}
+
+// ParsePrivateKey decodes PKCS#8 DER and checks it suits alg.
+func ParsePrivateKey(der []byte, alg string) (crypto.Signer, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("private key of type %T cannot sign", k)
+	}
+	if err := checkAlgorithm(signer.Public(), alg); err != nil {
+		return nil, err
+	}
+	return signer, nil
+}
+
+func checkAlgorithm(pub crypto.PublicKey, alg string) error {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if alg == RS256 && p.N.BitLen() >= 2048 {
+			return nil
+		}
+	case *ecdsa.PublicKey:
+		if alg == ES256 && p.Curve == elliptic.P256() {
+			return nil
+		}
+	}
+	return fmt.Errorf("key of type %T does not match algorithm %s", pub, alg)
+}
+
+// Thumbprint is the RFC 7638 SHA-256 JWK thumbprint of pub, base64url
+// without padding: the kid GitLab uses for its CI signing key.
+func Thumbprint(pub crypto.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	sum, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+// PublicJWK renders pub as the JWK a JWKS publishes: kty and key parameters,
+// kid (the thumbprint), use "sig" and alg.
+func PublicJWK(pub crypto.PublicKey, alg string) (jwkJSON []byte, kid string, err error) {
+	if err := checkAlgorithm(pub, alg); err != nil {
+		return nil, "", err
+	}
+	kid, err = Thumbprint(pub)
+	if err != nil {
+		return nil, "", err
+	}
+	jwk := jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: alg, Use: "sig"}
+	jwkJSON, err = json.Marshal(jwk)
+	return jwkJSON, kid, err
+}

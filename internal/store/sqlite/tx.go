@@ -1,0 +1,395 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/oidcfed/oidcfed/internal/store"
+)
+
+// errReadOnly is returned by every write attempted inside View. The reader
+// connections are also PRAGMA query_only, so SQLite would refuse anyway; the
+// explicit check gives a clearer message and covers writes, such as a Reseal
+// of an empty store, that would not reach SQLite at all.
+var errReadOnly = errors.New("write attempted in a read-only (View) transaction")
+
+// txn implements store.Tx on one database/sql transaction.
+type txn struct {
+	tx       *sql.Tx
+	readOnly bool
+}
+
+var _ store.Tx = (*txn)(nil)
+
+func (t *txn) writable(op string) error {
+	if t.readOnly {
+		return fmt.Errorf("%s: %w", op, errReadOnly)
+	}
+	return nil
+}
+
+// Times are stored as int64 nanoseconds since the epoch, which covers the
+// years 1678 to 2262. Outside that range time.UnixNano is undefined, so such
+// times are refused rather than stored wrapped around.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func toNanos(field string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, fmt.Errorf("%s is not set", field)
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, fmt.Errorf("%s %s is outside the storable range (years 1678 to 2262)", field, t.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+func toNullNanos(field string, t *time.Time) (sql.NullInt64, error) {
+	if t == nil {
+		return sql.NullInt64{}, nil
+	}
+	n, err := toNanos(field, *t)
+	return sql.NullInt64{Int64: n, Valid: err == nil}, err
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func fromNullNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}
+
+// Runners.
+
+const runnerColumns = "id, name, token_hash, constraints, created_at, revoked_at"
+
+func (t *txn) CreateRunner(ctx context.Context, r *store.Runner) error {
+	const op = "create runner"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if r.Name == "" {
+		return fmt.Errorf("%s: empty name", op)
+	}
+	if len(r.TokenHash) == 0 {
+		return fmt.Errorf("%s %q: empty token hash", op, r.Name)
+	}
+	created, err := toNanos("CreatedAt", r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, r.Name, err)
+	}
+	revoked, err := toNullNanos("RevokedAt", r.RevokedAt)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, r.Name, err)
+	}
+	constraints := r.Constraints
+	if constraints == nil {
+		constraints = map[string][]string{} // "{}", not "null"
+	}
+	cj, err := json.Marshal(constraints)
+	if err != nil {
+		return fmt.Errorf("%s %q: encode constraints: %w", op, r.Name, err)
+	}
+	res, err := t.tx.ExecContext(ctx,
+		"INSERT INTO runners (name, token_hash, constraints, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+		r.Name, r.TokenHash, string(cj), created, revoked)
+	if err != nil {
+		return wrapErr(fmt.Sprintf("%s %q", op, r.Name), err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return wrapErr(fmt.Sprintf("%s %q", op, r.Name), err)
+	}
+	r.ID = id
+	return nil
+}
+
+// scanner is the shared part of *sql.Row and *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRunner(sc scanner) (store.Runner, error) {
+	var (
+		r       store.Runner
+		cj      string
+		created int64
+		revoked sql.NullInt64
+	)
+	if err := sc.Scan(&r.ID, &r.Name, &r.TokenHash, &cj, &created, &revoked); err != nil {
+		return store.Runner{}, err
+	}
+	if err := json.Unmarshal([]byte(cj), &r.Constraints); err != nil {
+		return store.Runner{}, fmt.Errorf("runner %d: decode constraints: %w: %w", r.ID, store.ErrCorrupt, err)
+	}
+	if len(r.Constraints) == 0 {
+		r.Constraints = nil
+	}
+	r.CreatedAt = fromNanos(created)
+	r.RevokedAt = fromNullNanos(revoked)
+	return r, nil
+}
+
+func (t *txn) GetRunner(ctx context.Context, id int64) (store.Runner, error) {
+	r, err := scanRunner(t.tx.QueryRowContext(ctx,
+		"SELECT "+runnerColumns+" FROM runners WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Runner{}, fmt.Errorf("runner %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Runner{}, wrapErr(fmt.Sprintf("get runner %d", id), err)
+	}
+	return r, nil
+}
+
+func (t *txn) GetRunnerByTokenHash(ctx context.Context, h []byte) (store.Runner, error) {
+	// The hash is a credential lookup key: it stays out of every message.
+	if len(h) == 0 {
+		return store.Runner{}, fmt.Errorf("runner by token hash: %w", store.ErrNotFound)
+	}
+	r, err := scanRunner(t.tx.QueryRowContext(ctx,
+		"SELECT "+runnerColumns+" FROM runners WHERE token_hash = ?", h))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Runner{}, fmt.Errorf("runner by token hash: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Runner{}, wrapErr("get runner by token hash", err)
+	}
+	return r, nil
+}
+
+func (t *txn) ListRunners(ctx context.Context) ([]store.Runner, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+runnerColumns+" FROM runners ORDER BY id")
+	if err != nil {
+		return nil, wrapErr("list runners", err)
+	}
+	defer rows.Close()
+	var out []store.Runner
+	for rows.Next() {
+		r, err := scanRunner(rows)
+		if err != nil {
+			return nil, wrapErr("list runners", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("list runners", err)
+	}
+	return out, nil
+}
+
+func (t *txn) RevokeRunner(ctx context.Context, id int64, at time.Time) error {
+	op := fmt.Sprintf("revoke runner %d", id)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	n, err := toNanos("revocation time", at)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	res, err := t.tx.ExecContext(ctx,
+		"UPDATE runners SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", n, id)
+	return t.oneRow(op, "no active runner with that id", res, err)
+}
+
+// oneRow turns the result of an UPDATE or DELETE of one row by key into nil,
+// or ErrNotFound when no row matched.
+func (t *txn) oneRow(op, notFound string, res sql.Result, err error) error {
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %s: %w", op, notFound, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Issuer signing keys.
+
+func (t *txn) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	op := fmt.Sprintf("create signing key %s#%s", k.Issuer, k.KID)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	switch {
+	case k.Issuer == "" || k.KID == "":
+		return fmt.Errorf("%s: issuer and kid must be set", op)
+	case len(k.SealedPrivateKey) == 0:
+		return fmt.Errorf("%s: no sealed private key", op)
+	case len(k.PublicJWK) == 0:
+		return fmt.Errorf("%s: no public JWK", op)
+	}
+	var (
+		created, activate int64
+		retire, expire    sql.NullInt64
+		err               error
+	)
+	if created, err = toNanos("CreatedAt", k.CreatedAt); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if activate, err = toNanos("ActivateAt", k.ActivateAt); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if retire, err = toNullNanos("RetireAt", k.RetireAt); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if expire, err = toNullNanos("ExpireAt", k.ExpireAt); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err = t.tx.ExecContext(ctx, `
+		INSERT INTO signing_keys
+			(issuer, kid, algorithm, public_jwk, sealed_private_key, created_at, activate_at, retire_at, expire_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.Issuer, k.KID, k.Algorithm, k.PublicJWK, k.SealedPrivateKey, created, activate, retire, expire)
+	return wrapErr(op, err)
+}
+
+func (t *txn) ListSigningKeys(ctx context.Context, issuer string) ([]store.SigningKey, error) {
+	op := "list signing keys of " + issuer
+	rows, err := t.tx.QueryContext(ctx, `
+		SELECT issuer, kid, algorithm, public_jwk, sealed_private_key, created_at, activate_at, retire_at, expire_at
+		FROM signing_keys WHERE issuer = ? ORDER BY activate_at, kid`, issuer)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var (
+			k                 store.SigningKey
+			created, activate int64
+			retire, expire    sql.NullInt64
+		)
+		err := rows.Scan(&k.Issuer, &k.KID, &k.Algorithm, &k.PublicJWK, &k.SealedPrivateKey,
+			&created, &activate, &retire, &expire)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		k.CreatedAt, k.ActivateAt = fromNanos(created), fromNanos(activate)
+		k.RetireAt, k.ExpireAt = fromNullNanos(retire), fromNullNanos(expire)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+func (t *txn) UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, retireAt, expireAt *time.Time) error {
+	op := fmt.Sprintf("schedule signing key %s#%s", issuer, kid)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	retire, err := toNullNanos("RetireAt", retireAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	expire, err := toNullNanos("ExpireAt", expireAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	res, err := t.tx.ExecContext(ctx,
+		"UPDATE signing_keys SET retire_at = ?, expire_at = ? WHERE issuer = ? AND kid = ?",
+		retire, expire, issuer, kid)
+	return t.oneRow(op, "no such key", res, err)
+}
+
+func (t *txn) DeleteSigningKey(ctx context.Context, issuer, kid string) error {
+	op := fmt.Sprintf("delete signing key %s#%s", issuer, kid)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx,
+		"DELETE FROM signing_keys WHERE issuer = ? AND kid = ?", issuer, kid)
+	return t.oneRow(op, "no such key", res, err)
+}
+
+// Secrets at rest.
+
+// Reseal runs inside a savepoint, so it is all or nothing by itself: if fn
+// fails part way, the values already replaced are restored even when the
+// caller goes on to commit the surrounding transaction.
+func (t *txn) Reseal(ctx context.Context, fn func(aad string, sealed []byte) ([]byte, error)) (n int, err error) {
+	const op = "reseal"
+	if err := t.writable(op); err != nil {
+		return 0, err
+	}
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT reseal"); err != nil {
+		return 0, wrapErr(op, err)
+	}
+	defer func() {
+		if err != nil {
+			n = 0
+			// Roll back to the savepoint, then release it so the
+			// surrounding transaction carries on as it was before.
+			if _, rbErr := t.tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO reseal; RELEASE reseal"); rbErr != nil {
+				err = errors.Join(err, wrapErr(op+": roll back", rbErr))
+			}
+			return
+		}
+		if _, err = t.tx.ExecContext(ctx, "RELEASE reseal"); err != nil {
+			n, err = 0, wrapErr(op, err)
+		}
+	}()
+
+	// Every table with a sealed column is listed here; a migration that adds
+	// one must add it here too (the conformance suite checks the counts).
+	type sealedKey struct {
+		issuer, kid string
+		sealed      []byte
+	}
+	// Read everything first: the values are small and few, and updating rows
+	// under an open cursor on the same table is asking for surprises.
+	rows, err := t.tx.QueryContext(ctx,
+		"SELECT issuer, kid, sealed_private_key FROM signing_keys ORDER BY issuer, kid")
+	if err != nil {
+		return 0, wrapErr(op+": read signing keys", err)
+	}
+	var keys []sealedKey
+	for rows.Next() {
+		var k sealedKey
+		if err := rows.Scan(&k.issuer, &k.kid, &k.sealed); err != nil {
+			rows.Close()
+			return 0, wrapErr(op+": read signing keys", err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, wrapErr(op+": read signing keys", err)
+	}
+
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		aad := store.SigningKeyAAD(k.issuer, k.kid)
+		resealed, err := fn(aad, k.sealed)
+		if err != nil {
+			// The AAD names the record, not its contents: safe to report.
+			return 0, fmt.Errorf("%s %s: %w", op, aad, err)
+		}
+		if len(resealed) == 0 {
+			return 0, fmt.Errorf("%s %s: callback returned an empty value", op, aad)
+		}
+		if _, err := t.tx.ExecContext(ctx,
+			"UPDATE signing_keys SET sealed_private_key = ? WHERE issuer = ? AND kid = ?",
+			resealed, k.issuer, k.kid); err != nil {
+			return 0, wrapErr(op+" "+aad, err)
+		}
+		n++
+	}
+	return n, nil
+}

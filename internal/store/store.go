@@ -1,0 +1,132 @@
+// Package store defines oidcfed's persistent records, the sentinel errors
+// every backend returns, and the Store contract that the embedded SQLite
+// backend (and later PostgreSQL) implement.
+//
+// All mutation goes through Store.Update: the backend owns the transaction
+// and retries the whole closure when the database reports a serialization
+// conflict, so callers write read-modify-write logic once and get the same
+// behaviour from every backend. Closures passed to Update may therefore run
+// more than once and must not have side effects outside the transaction
+// (generate keys, random tokens and so on before calling Update).
+//
+// Every secret a record holds (private keys today; long-term secret keys and
+// KMS key material later) is stored sealed by the keys package. The store
+// never sees plaintext and never interprets sealed bytes; it only hands every
+// sealed value to Tx.Reseal's callback so the master key can be rotated.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them (fmt.Errorf("...: %w", ErrNotFound)) so
+// callers test with errors.Is and logs keep the detail.
+var (
+	// ErrNotFound: the record does not exist (or is not visible in this state).
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a unique key (id, active runner name, kid) is taken.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: the transaction lost a race with another writer and may be
+	// retried. Update retries it itself; it only escapes Update when the
+	// retry budget is spent.
+	ErrConflict = errors.New("store: transaction conflict")
+	// ErrCorrupt: the database file or its schema is not what oidcfed wrote.
+	// Never answered by re-initialising: the operator must act.
+	ErrCorrupt = errors.New("store: database is corrupt or not an oidcfed store")
+)
+
+// Store is a handle on one oidcfed database. It is safe for concurrent use by
+// many goroutines and, for backends that support it, by many processes.
+type Store interface {
+	// View runs fn in a read-only transaction that sees one consistent
+	// snapshot. Writes inside fn fail.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits it if fn returns
+	// nil. On a serialization conflict the whole of fn is run again (bounded
+	// attempts with jittered backoff); fn must be safe to repeat.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database is reachable and usable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the handle. Calls after Close fail.
+	Close() error
+}
+
+// Tx is the set of operations available inside a transaction. Grouped by
+// record; later issues add IAM, KMS and audit records here.
+type Tx interface {
+	// Runners.
+
+	// CreateRunner inserts r, assigning r.ID. The name must be unique among
+	// runners that are not revoked; the token hash must be unique.
+	CreateRunner(ctx context.Context, r *Runner) error
+	// GetRunner returns the runner with this id, revoked or not.
+	GetRunner(ctx context.Context, id int64) (Runner, error)
+	// GetRunnerByTokenHash returns the runner whose token hashes to h,
+	// revoked or not; callers check RevokedAt.
+	GetRunnerByTokenHash(ctx context.Context, h []byte) (Runner, error)
+	// ListRunners returns every runner ordered by id.
+	ListRunners(ctx context.Context) ([]Runner, error)
+	// RevokeRunner marks the runner revoked at t. Revoking a revoked runner
+	// is ErrNotFound (there is no active runner with that id).
+	RevokeRunner(ctx context.Context, id int64, at time.Time) error
+
+	// Issuer signing keys.
+
+	// CreateSigningKey inserts k. ErrAlreadyExists if the kid is taken.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns every signing key of the issuer, including
+	// retired and expired ones, ordered by ActivateAt then KID.
+	ListSigningKeys(ctx context.Context, issuer string) ([]SigningKey, error)
+	// UpdateSigningKeySchedule sets the retire/expire times of one key.
+	UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, retireAt, expireAt *time.Time) error
+	// DeleteSigningKey removes a key (garbage collection of expired keys).
+	DeleteSigningKey(ctx context.Context, issuer, kid string) error
+
+	// Secrets at rest.
+
+	// Reseal calls fn for every sealed value in the store, in every table,
+	// and replaces it with what fn returns. aad is the associated data the
+	// value was sealed with (it names the record, so a sealed value cannot be
+	// moved to another row). One transaction: all or nothing.
+	Reseal(ctx context.Context, fn func(aad string, sealed []byte) ([]byte, error)) (int, error)
+}
+
+// Runner is a CI runner (or any automation) allowed to mint ID tokens. Only
+// the SHA-256 of its bearer token is stored.
+type Runner struct {
+	ID        int64
+	Name      string
+	TokenHash []byte
+	// Constraints maps a claim name to the globs its value must match (any
+	// one of them). Claims not named are unconstrained.
+	Constraints map[string][]string
+	CreatedAt   time.Time
+	// RevokedAt is nil while the runner is active.
+	RevokedAt *time.Time
+}
+
+// SigningKey is one issuer signing key and its place in the rotation
+// schedule. All replicas derive the same signing key and the same JWKS from
+// these times and a clock, so no replica needs to be told about a rotation.
+type SigningKey struct {
+	Issuer    string // the issuer URL the key belongs to
+	KID       string // RFC 7638 JWK thumbprint
+	Algorithm string // RS256 or ES256
+	// PublicJWK is the public key as a JSON JWK (what the JWKS serves).
+	PublicJWK []byte
+	// SealedPrivateKey is the PKCS#8 private key sealed under the master key
+	// with AAD SigningKeyAAD(Issuer, KID).
+	SealedPrivateKey []byte
+	CreatedAt        time.Time // also when it starts being published
+	ActivateAt       time.Time // first instant it may sign
+	RetireAt         *time.Time
+	ExpireAt         *time.Time // unpublished from this instant
+}
+
+// SigningKeyAAD is the associated data a signing key's private key is sealed
+// with. Backends use it when they hand values to Reseal.
+func SigningKeyAAD(issuer, kid string) string {
+	return "oidcfed/signing-key/" + issuer + "#" + kid
+}
