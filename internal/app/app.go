@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,31 +95,55 @@ func (o *Options) loadMasterKey() (*keys.MasterKey, error) {
 	return mk, err
 }
 
-// openStore opens the embedded store in the data directory.
-func (o *Options) openStore(ctx context.Context) (store.Store, error) {
+// openSealed is how both a server and an admin session begin: load the
+// master key, then open the store in the data directory. The key comes
+// first so a refused key leaves no data directory behind. With lock, the
+// data directory's lock is taken before the store is opened, so a second
+// server fails without touching the database; the caller releases it.
+func (o *Options) openSealed(ctx context.Context, lock bool) (*keys.Sealer, store.Store, *DataDirLock, error) {
+	mk, err := o.loadMasterKey()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if o.DataDir == "" {
-		return nil, errors.New("no data directory: pass --data or set data_dir in the config")
+		return nil, nil, nil, errors.New("no data directory: pass --data or set data_dir in the config")
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(o.DataDir, StoreFileName))
+	var lk *DataDirLock
+	if lock {
+		if lk, err = LockDataDir(o.DataDir); err != nil {
+			if errors.Is(err, ErrDataDirLocked) {
+				return nil, nil, nil, fmt.Errorf("another oidcfed server (or an admin rotate-master-key) is using data directory %s; stop it, or give this server its own --data: %w", o.DataDir, err)
+			}
+			return nil, nil, nil, err
+		}
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(o.DataDir, StoreFileName))
+	if err != nil {
+		return nil, nil, nil, errors.Join(err, lk.Unlock())
+	}
+	return keys.NewSealer(mk), st, lk, nil
 }
 
 // OpenLocal opens the store and key custody for an admin command. The
-// issuer URL must be known (Options.Issuer.URL).
+// issuer is set up only when Options.Issuer.URL is known. It does not take
+// the data directory's lock: admin commands are meant to run next to a
+// server (which picks up their changes).
 func OpenLocal(ctx context.Context, o Options) (*Local, error) {
-	mk, err := o.loadMasterKey()
+	sealer, st, _, err := o.openSealed(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	st, err := o.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l := &Local{Store: st, Sealer: keys.NewSealer(mk)}
+	l := &Local{Store: st, Sealer: sealer}
 	if o.Issuer.URL != "" {
 		l.Issuer, err = issuer.New(o.Issuer, st, l.Sealer, o.Now, o.logger(), nil)
+		if err == nil {
+			// `issuer rotate` with the wrong key would seal the new
+			// signing key under it.
+			err = checkMasterKey(ctx, st, sealer, l.Issuer.Config().URL)
+		}
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -133,6 +159,29 @@ func (o *Options) logger() *slog.Logger {
 	return o.Logger
 }
 
+// ErrDevListenNotLoopback: dev mode was asked to listen where other hosts
+// can reach it.
+var ErrDevListenNotLoopback = errors.New("dev mode listens on loopback only")
+
+// checkDevListen refuses a dev server address other hosts could reach: dev
+// mode writes a runner token without constraints (it may mint any claims)
+// and serves the minting API over plain HTTP, which is only acceptable when
+// nothing but this machine can connect. Host names other than localhost are
+// refused because they may resolve to anything.
+func checkDevListen(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err == nil {
+		if strings.EqualFold(host, "localhost") {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: refusing to listen on %q: dev mode serves a runner token that may mint any claims, over plain HTTP, so it listens only on 127.0.0.0/8, ::1 or localhost (e.g. --listen 127.0.0.1:8080); use `oidcfed serve --config FILE` for a server other hosts can reach",
+		ErrDevListenNotLoopback, addr)
+}
+
 // Server is a running oidcfed HTTP server.
 type Server struct {
 	URL      string // base URL clients use
@@ -142,58 +191,76 @@ type Server struct {
 	http     *http.Server
 	log      *slog.Logger
 	cancel   context.CancelFunc
+	lock     *DataDirLock
+	// waitIssuer blocks until the issuer's maintenance loop has stopped
+	// (Issuer.Wait; a test observes the shutdown order through it).
+	waitIssuer func()
+	// serveErr receives http.Server.Serve's error if it stops by itself
+	// (not through Shutdown); buffered, so the serving goroutine never
+	// blocks on a Run that is not listening.
+	serveErr chan error
 }
 
 // Start opens everything and starts serving in the background. Stop with
-// Shutdown.
+// Shutdown. The data directory stays locked (LockFileName) until then, so
+// a second server on it fails to start.
 func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Dev {
+		if err := checkDevListen(o.Listen); err != nil {
+			return nil, err
+		}
+	}
 	log := o.logger()
-	mk, err := o.loadMasterKey()
+	sealer, st, lock, err := o.openSealed(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	st, err := o.openStore(ctx)
-	if err != nil {
+	// undo holds what to release if the start fails, last first.
+	undo := []func(){func() { _ = lock.Unlock() }, func() { _ = st.Close() }}
+	fail := func(err error) (*Server, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen on %s: %w", o.Listen, err)
+		return fail(fmt.Errorf("listen on %s: %w", o.Listen, err))
 	}
+	undo = append(undo, func() { _ = ln.Close() })
 	base := "http://" + ln.Addr().String()
 	icfg := o.Issuer
 	if icfg.URL == "" {
 		if !o.Dev {
-			ln.Close()
-			st.Close()
-			return nil, errors.New("no issuer URL: set issuer.url in the config (or use --dev)")
+			return fail(errors.New("no issuer URL: set issuer.url in the config (or use --dev)"))
 		}
 		icfg.URL = base
 	}
 	issuerURL, err := url.Parse(icfg.URL)
 	if err != nil {
-		ln.Close()
-		st.Close()
-		return nil, fmt.Errorf("issuer URL: %w", err)
+		return fail(fmt.Errorf("issuer URL: %w", err))
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	iss, err := issuer.New(icfg, st, keys.NewSealer(mk), o.Now, log, issuer.NewMetrics(reg))
+	iss, err := issuer.New(icfg, st, sealer, o.Now, log, issuer.NewMetrics(reg))
 	if err != nil {
-		ln.Close()
-		st.Close()
-		return nil, err
+		return fail(err)
+	}
+	if err := checkMasterKey(ctx, st, sealer, iss.Config().URL); err != nil {
+		return fail(err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	fail := func(err error) (*Server, error) {
-		cancel()
-		ln.Close()
-		st.Close()
-		return nil, err
-	}
+	// Stop the maintenance loop and wait for it before the store closes
+	// (Start closes Wait's channel itself when it fails).
+	undo = append(undo, func() { cancel(); iss.Wait() })
 	if err := iss.Start(runCtx); err != nil {
+		return fail(fmt.Errorf("start issuer: %w", err))
+	}
+	// The issuer keeps running with a key it cannot use (it must go on
+	// publishing it); at start, that is a configuration error to report,
+	// not a server to bring up unable to sign.
+	if err := iss.Ready(); err != nil {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
@@ -203,18 +270,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", o.Version)
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
-		if err := st.Ping(ctx); err != nil {
-			log.WarnContext(r.Context(), "readiness check failed", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, `{"status":"unavailable","checks":{"store":"unreachable"}}`)
-			return
-		}
-		fmt.Fprintln(w, `{"status":"ready","checks":{"store":"ok"}}`)
-	})
+	mux.Handle("GET /readyz", readyHandler(log, []readyCheck{
+		{name: "store", failed: "unreachable", check: st.Ping},
+		{name: "issuer", failed: "not ready", check: func(context.Context) error { return iss.Ready() }},
+	}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	srv := &http.Server{
@@ -226,7 +285,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, Issuer: iss, Store: st, listener: ln, http: srv, log: log, cancel: cancel}
+	s := &Server{URL: base, Issuer: iss, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
+		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if err := s.devSetup(runCtx, o); err != nil {
 			return fail(err)
@@ -234,31 +294,117 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server stopped", "err", err)
+			s.serveErr <- err
 		}
 	}()
 	log.Info("oidcfed serving", "url", base, "issuer", icfg.URL, "data_dir", o.DataDir, "dev", o.Dev)
 	return s, nil
 }
 
+// ErrWrongMasterKey: the store's signing keys are sealed under another
+// master key than the one loaded.
+var ErrWrongMasterKey = errors.New("the store's signing keys are sealed under another master key")
+
+// checkMasterKey refuses a master key that does not seal the issuer's
+// signing keys, before the issuer runs: with the wrong key it could not sign,
+// and a rotation falling due would seal a new key under the wrong master key,
+// leaving the store split between two. The message names both key ids so the
+// operator can find the right key file (the ids reveal nothing of the keys).
+func checkMasterKey(ctx context.Context, st store.Store, sealer *keys.Sealer, issuerURL string) error {
+	var ks []store.SigningKey
+	if err := st.View(ctx, func(tx store.Tx) (err error) {
+		ks, err = tx.ListSigningKeys(ctx, issuerURL)
+		return err
+	}); err != nil {
+		return fmt.Errorf("read signing keys: %w", err)
+	}
+	for _, k := range ks {
+		if id, ok := keys.SealedKeyID(k.SealedPrivateKey); ok && id != sealer.KeyID() {
+			return fmt.Errorf("%w: signing key %s is sealed under master key %s, but the loaded master key is %s", ErrWrongMasterKey, k.KID, id, sealer.KeyID())
+		}
+	}
+	return nil
+}
+
+// readyCheck is one dependency /readyz reports on.
+type readyCheck struct {
+	name   string // key in "checks"
+	failed string // the value shown when it fails; the cause is only logged
+	check  func(context.Context) error
+}
+
+// readyHandler answers 200 when every check passes and 503 otherwise. The
+// body names each check's state but never its error: causes (file paths,
+// database messages) are for the log, not for whoever can reach /readyz.
+func readyHandler(log *slog.Logger, checks []readyCheck) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		body := struct {
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+		}{Status: "ready", Checks: map[string]string{}}
+		for _, c := range checks {
+			if err := c.check(ctx); err != nil {
+				log.WarnContext(r.Context(), "readiness check failed", "check", c.name, "err", err)
+				body.Status, body.Checks[c.name] = "unavailable", c.failed
+				continue
+			}
+			body.Checks[c.name] = "ok"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if body.Status != "ready" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
 // Shutdown stops accepting requests, lets in-flight ones finish (up to
-// ctx's deadline), stops background work and closes the store.
+// ctx's deadline), stops the issuer's background work and waits for it (up
+// to the same deadline), then closes the store and releases the data
+// directory. Call it once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
-	return errors.Join(err, s.Store.Close())
+	// The maintenance loop may be inside a store transaction; closing the
+	// store under it would turn its last run into spurious errors.
+	stopped := make(chan struct{})
+	go func() { s.waitIssuer(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("issuer maintenance did not stop: %w", ctx.Err()))
+	}
+	err = errors.Join(err, s.Store.Close())
+	return errors.Join(err, s.lock.Unlock())
 }
 
 // Run starts a server and serves until ctx ends (SIGTERM/SIGINT in the
-// CLI), then shuts down gracefully.
+// CLI) or the HTTP server fails, then shuts down gracefully.
 func Run(ctx context.Context, o Options) error {
 	s, err := Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	s.log.Info("shutting down")
+	return s.serveUntil(ctx)
+}
+
+// serveUntil waits for ctx to end or for Serve to fail, then shuts down.
+// A Serve failure is returned (and the process exits non-zero): a server
+// that no longer accepts connections must not look healthy to its process
+// manager.
+func (s *Server) serveUntil(ctx context.Context) error {
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+	case serveErr = <-s.serveErr:
+		s.log.Error("http server stopped; shutting down", "err", serveErr)
+		serveErr = fmt.Errorf("http server: %w", serveErr)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return s.Shutdown(shutdownCtx)
+	return errors.Join(serveErr, s.Shutdown(shutdownCtx))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/oidcfed/oidcfed/internal/issuer"
 	"github.com/oidcfed/oidcfed/internal/store"
 )
 
@@ -24,7 +25,11 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 	prev := ReadEnvFile(envPath)
 	token := prev["OIDCFED_RUNNER_TOKEN"]
 	if token != "" {
-		if _, err := s.Issuer.Authenticate(ctx, token); err != nil {
+		valid, err := devTokenValid(ctx, s.Issuer.Authenticate, token)
+		if err != nil {
+			return err
+		}
+		if !valid {
 			token = "" // revoked or from another store: make a new one
 		}
 	}
@@ -66,6 +71,23 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		printQuickStart(o.Out, s.URL, s.Issuer.Config().URL, envPath)
 	}
 	return nil
+}
+
+// devTokenValid reports whether dev.env's runner token still authenticates.
+// Only issuer.ErrUnauthorized (revoked, or minted by a store since deleted)
+// means it should be replaced: replacing revokes the dev runner and changes
+// the token every shell that sourced dev.env uses, so a passing store
+// failure must stop the start instead. The error never carries the token.
+func devTokenValid(ctx context.Context, authenticate func(context.Context, string) (*store.Runner, error), token string) (bool, error) {
+	_, err := authenticate(ctx, token)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, issuer.ErrUnauthorized):
+		return false, nil
+	default:
+		return false, fmt.Errorf("check the dev runner token from %s: %w", DevEnvFileName, err)
+	}
 }
 
 func printQuickStart(w io.Writer, endpoint, issuerURL, envPath string) {

@@ -272,67 +272,179 @@ func newAdminCmd() *cobra.Command {
 		Use:   "rotate-master-key",
 		Short: "Re-seal every stored secret under a new master key",
 		Long: `Re-seal every stored secret (signing keys, and later access keys and KMS keys)
-under a new master key, in one transaction.
+under a new master key, in one transaction. Stop the server first: a running
+server holds the old key, and the command refuses while one holds the data
+directory's lock (<data>/serve.lock).
 
-Without --new-master-key-file a new random key is generated and, once every
-secret is re-sealed, replaces the current key file (the old key is gone).
-With it, the given key is used and the current key file is left alone: point
-the server at the new file afterwards. Stop the server first, or restart it
-afterwards: a running server holds the old key.`,
+Without --new-master-key-file a new random key is written to <key file>.new
+and, once every secret is re-sealed, renamed over the current key file (the
+old key is gone). If that was interrupted, running the command again finishes
+it when the store is already sealed under <key file>.new, and otherwise says
+which key the store is sealed under.
+
+With --new-master-key-file the given key is used and the current key file is
+left alone: point the server at the new file afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := lf.options(false)
 			if err != nil {
 				return err
 			}
-			oldKey, err := keys.LoadMasterKeyFile(o.MasterKeyFile)
+			lock, err := app.LockDataDir(o.DataDir)
+			if errors.Is(err, app.ErrDataDirLocked) {
+				return fmt.Errorf("stop the server first: a running server keeps using the old master key: %w", err)
+			}
 			if err != nil {
 				return err
 			}
-			current := o.MasterKeyFile
-			generated := newKeyFile == ""
-			target := newKeyFile
-			var newKey *keys.MasterKey
-			if generated {
-				target = o.MasterKeyFile + ".new"
-				if newKey, err = keys.CreateMasterKeyFile(target); err != nil {
-					return fmt.Errorf("%w (a leftover %s from an interrupted rotation? check which key the store is sealed under before removing it)", err, target)
-				}
-			} else if newKey, err = keys.LoadMasterKeyFile(target); err != nil {
-				return err
-			}
-			if newKey.ID() == oldKey.ID() {
-				return errors.New("the new master key is the current one")
-			}
-			o.MasterKeyFile = target
-			o.Issuer.URL = ""
-			l, err := app.OpenLocal(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			sealer := keys.NewSealer(newKey, oldKey)
-			var n int
-			err = l.Store.Update(cmd.Context(), func(tx store.Tx) (err error) {
-				n, err = tx.Reseal(cmd.Context(), sealer.Reseal)
-				return err
-			})
-			if err != nil {
-				if generated {
-					_ = os.Remove(target)
-				}
-				return fmt.Errorf("re-seal failed, nothing changed: %w", err)
-			}
-			if generated {
-				if err := os.Rename(target, current); err != nil {
-					return fmt.Errorf("secrets are now sealed under the key in %s but it could not replace the old key file: %w", target, err)
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "re-sealed %d secrets: master key %s -> %s\n", n, oldKey.ID(), newKey.ID())
-			return nil
+			defer lock.Unlock()
+			return rotateMasterKey(cmd, o, newKeyFile)
 		},
 	}
 	rotateMK.Flags().StringVar(&newKeyFile, "new-master-key-file", "", "use this key file (mode 0600) instead of generating one")
 	cmd.AddCommand(rotateMK)
 	return cmd
+}
+
+// rotateMasterKey does the work of `admin rotate-master-key` while the data
+// directory is locked.
+func rotateMasterKey(cmd *cobra.Command, o app.Options, newKeyFile string) error {
+	ctx := cmd.Context()
+	current := o.MasterKeyFile
+	oldKey, err := keys.LoadMasterKeyFile(current)
+	if err != nil {
+		return err
+	}
+	generated := newKeyFile == ""
+	target := newKeyFile
+	leftover := false // target is a .new left by an interrupted rotation
+	var newKey *keys.MasterKey
+	if generated {
+		target = current + ".new"
+		newKey, err = keys.LoadMasterKeyFile(target)
+		switch {
+		case err == nil:
+			leftover = true
+		case errors.Is(err, keys.ErrMasterKeyMissing):
+			if newKey, err = keys.CreateMasterKeyFile(target); err != nil {
+				return err
+			}
+		default:
+			// CreateMasterKeyFile syncs before the store is touched, so an
+			// unreadable .new never had secrets sealed under it.
+			return fmt.Errorf("%s, left by an interrupted rotation, cannot be used: %w; the store is still sealed under %s (master key %s): remove %s and run again",
+				target, err, current, oldKey.ID(), target)
+		}
+	} else if newKey, err = keys.LoadMasterKeyFile(target); err != nil {
+		return err
+	}
+	if newKey.ID() == oldKey.ID() {
+		return fmt.Errorf("the new master key in %s is the current one (%s)", target, oldKey.ID())
+	}
+	o.MasterKeyFile = target
+	o.Issuer.URL = ""
+	l, err := app.OpenLocal(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	out := cmd.OutOrStdout()
+
+	if leftover {
+		// Reseal commits all or nothing, so the store is either wholly
+		// under the old key (the rotation died before committing) or
+		// wholly under the new one (it died before the rename).
+		counts, err := sealedKeyIDs(ctx, l.Store)
+		if err != nil {
+			return fmt.Errorf("inspect the store: %w", err)
+		}
+		if n, ok := onlyUnder(counts, newKey.ID()); ok {
+			if err := keys.RenameMasterKeyFile(target, current); err != nil {
+				return fmt.Errorf("the store is sealed under the key in %s but it could not replace %s: %w", target, current, err)
+			}
+			fmt.Fprintf(out, "finished an interrupted rotation: %d secrets were already sealed under master key %s; %s replaced %s (master key %s -> %s)\n",
+				n, newKey.ID(), target, current, oldKey.ID(), newKey.ID())
+			return nil
+		}
+		return fmt.Errorf("%s holds master key %s from an interrupted rotation, but the store is not sealed under it (%s; the current key file %s holds %s): that rotation never committed; remove %s and run again",
+			target, newKey.ID(), describeCounts(counts), current, oldKey.ID(), target)
+	}
+
+	sealer := keys.NewSealer(newKey, oldKey)
+	var n int
+	err = l.Store.Update(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.Reseal(ctx, sealer.Reseal)
+		return err
+	})
+	if err != nil {
+		if generated {
+			if rmErr := os.Remove(target); rmErr == nil {
+				_ = keys.SyncDir(filepath.Dir(target))
+			}
+		}
+		return fmt.Errorf("re-seal failed, nothing changed: %w", err)
+	}
+	if generated {
+		if err := keys.RenameMasterKeyFile(target, current); err != nil {
+			return fmt.Errorf("secrets are now sealed under the key in %s but it could not replace %s: %w; run rotate-master-key again to finish", target, current, err)
+		}
+	}
+	fmt.Fprintf(out, "re-sealed %d secrets: master key %s -> %s\n", n, oldKey.ID(), newKey.ID())
+	return nil
+}
+
+// errInspectOnly rolls back the pass in sealedKeyIDs.
+var errInspectOnly = errors.New("inspection only: roll back")
+
+// sealedKeyIDs counts the store's sealed values by the master key they are
+// sealed under. Tx.Reseal is the only walk over every sealed column of
+// every table (the Store API deliberately has no other), so it is used with
+// a callback that records each value's key id and hands it back unchanged,
+// and the transaction is then failed on purpose: nothing is written.
+func sealedKeyIDs(ctx context.Context, st store.Store) (map[string]int, error) {
+	var counts map[string]int
+	err := st.Update(ctx, func(tx store.Tx) error {
+		counts = map[string]int{} // Update may run this more than once
+		if _, err := tx.Reseal(ctx, func(_ string, sealed []byte) ([]byte, error) {
+			id, ok := keys.SealedKeyID(sealed)
+			if !ok {
+				id = "(unrecognised)"
+			}
+			counts[id]++
+			return sealed, nil
+		}); err != nil {
+			return err
+		}
+		return errInspectOnly
+	})
+	if !errors.Is(err, errInspectOnly) {
+		if err == nil {
+			err = errors.New("the inspection transaction committed")
+		}
+		return nil, err
+	}
+	return counts, nil
+}
+
+// onlyUnder reports whether every counted value is under id (true for an
+// empty store: no secret depends on either key), and how many there are.
+func onlyUnder(counts map[string]int, id string) (int, bool) {
+	for k := range counts {
+		if k != id {
+			return 0, false
+		}
+	}
+	return counts[id], true
+}
+
+func describeCounts(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "it holds no secrets"
+	}
+	parts := make([]string, 0, len(counts))
+	for id, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d under master key %s", n, id))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

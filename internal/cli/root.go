@@ -97,11 +97,19 @@ func (f *localFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.configFile, "config", "", "config file (YAML); its data_dir, master_key_file and issuer are used")
 	cmd.PersistentFlags().StringVar(&f.dataDir, "data", "", "data directory (default ./.oidcfed, the dev server's)")
 	cmd.PersistentFlags().StringVar(&f.masterKeyFile, "master-key-file", "", "master key file (default $OIDCFED_MASTER_KEY_FILE, else <data>/master.key)")
-	cmd.PersistentFlags().StringVar(&f.issuerURL, "issuer", "", "issuer URL (default the config's, else $OIDCFED_ISSUER, else the dev server's from <data>/dev.env)")
+	cmd.PersistentFlags().StringVar(&f.issuerURL, "issuer", "", "issuer URL; precedence: this flag, then --config's issuer.url, then $OIDCFED_ISSUER, then the dev server's from <data>/dev.env")
 }
 
-// options resolves flags, environment and config into app.Options. Flags
-// win over the environment, which wins over the config file.
+// options resolves flags, environment and config into app.Options.
+//
+// The master key file: --master-key-file, then $OIDCFED_MASTER_KEY_FILE,
+// then the config's master_key_file, then <data>/master.key.
+//
+// The issuer URL: --issuer, then the config's issuer.url, then
+// $OIDCFED_ISSUER, then <data>/dev.env. Here the config wins over the
+// environment, unlike for the master key, because `source dev.env` exports
+// OIDCFED_ISSUER: in a shell that once talked to the dev server, an explicit
+// --config must still act on its own issuer's keys, not on the dev one's.
 func (f *localFlags) options(needIssuer bool) (app.Options, error) {
 	o := app.Options{DataDir: ".oidcfed"}
 	icfg := issuerConfig(config.Default())

@@ -23,7 +23,11 @@ func newServeCmd() *cobra.Command {
 
 With --dev: listen on 127.0.0.1:8080, keep state in ./.oidcfed (created with a
 master key on first start), use the server's own URL as the issuer, create a
-runner token and write <data>/dev.env with export lines for the CLI.`,
+runner token and write <data>/dev.env with export lines for the CLI. The dev
+runner token may mint any claims and the API is plain HTTP, so --dev listens
+on loopback only (127.0.0.0/8, ::1, localhost).
+
+One server at a time may use a data directory: it holds <data>/serve.lock.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file := config.Default()
@@ -71,7 +75,7 @@ runner token and write <data>/dev.env with export lines for the CLI.`,
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "config file (YAML, strict)")
-	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: local defaults, self-issued, state in ./.oidcfed")
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: loopback only, local defaults, self-issued, state in ./.oidcfed")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address host:port (default 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (dev default ./.oidcfed)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "master key file, mode 0600 (or $OIDCFED_MASTER_KEY_FILE)")

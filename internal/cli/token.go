@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -56,9 +57,10 @@ func newTokenCmd() *cobra.Command {
 The endpoint and runner token default to $OIDCFED_ENDPOINT and
 $OIDCFED_RUNNER_TOKEN (source <data>/dev.env for the dev server's).
 --from-ci-env takes the job context from GitLab's predefined variables
-(CI_PROJECT_PATH, CI_COMMIT_REF_NAME, CI_COMMIT_TAG, CI_PIPELINE_ID, CI_JOB_ID, ...);
-explicit flags win. --claim name=value sets any other claim the issuer knows
-(user_login, ref_protected, ...).`,
+(CI_PROJECT_PATH, CI_COMMIT_REF_NAME, CI_COMMIT_TAG, CI_PIPELINE_ID, CI_JOB_ID, ...;
+CI_CONFIG_PATH, with CI_SERVER_HOST, makes ci_config_ref_uri); explicit flags
+win. --claim name=value sets any other claim the issuer knows (user_login,
+ref_protected, ...).`,
 		Example: `  oidcfed token --aud https://gitlab.example.com --project-path mygroup/myproject --ref main
   oidcfed token --aud sts.amazonaws.com --project-path g/p --ref v1.2.0 --ref-type tag --claim ref_protected=true`,
 		Args: cobra.NoArgs,
@@ -92,6 +94,14 @@ explicit flags win. --claim name=value sets any other claim the issuer knows
 			set("pipeline_source", pipelineSrc)
 			set("environment", environment)
 			set("deployment_tier", tier)
+			if fromCIEnv {
+				// After the flags: the URI names the final project and ref.
+				if _, given := req["ci_config_ref_uri"]; !given {
+					if uri := ciConfigRefURI(os.Getenv("CI_SERVER_HOST"), os.Getenv("CI_CONFIG_PATH"), req); uri != "" {
+						req["ci_config_ref_uri"] = uri
+					}
+				}
+			}
 			switch len(aud) {
 			case 0:
 			case 1:
@@ -113,6 +123,9 @@ explicit flags win. --claim name=value sets any other claim the issuer knows
 			}
 			if endpoint == "" || runnerToken == "" {
 				return errors.New("need the server endpoint and a runner token: pass --endpoint and --runner-token, or source the dev server's .oidcfed/dev.env (OIDCFED_ENDPOINT, OIDCFED_RUNNER_TOKEN)")
+			}
+			if err := checkEndpoint(endpoint); err != nil {
+				return err
 			}
 			resp, err := mint(cmd, strings.TrimSuffix(endpoint, "/"), runnerToken, req)
 			if err != nil {
@@ -143,21 +156,78 @@ explicit flags win. --claim name=value sets any other claim the issuer knows
 	return cmd
 }
 
+// ciConfigRefURI builds GitLab's ci_config_ref_uri,
+// host/project_path//config_path@ref_path, from CI_SERVER_HOST,
+// CI_CONFIG_PATH and the request's project and ref. It is "" unless all are
+// known: a partial URI would be a claim GitLab never issues.
+func ciConfigRefURI(serverHost, configPath string, req map[string]any) string {
+	project, _ := req["project_path"].(string)
+	ref, _ := req["ref"].(string)
+	refType, _ := req["ref_type"].(string)
+	if serverHost == "" || configPath == "" || project == "" || ref == "" {
+		return ""
+	}
+	refPath := "refs/heads/" + ref
+	switch refType {
+	case "", "branch":
+	case "tag":
+		refPath = "refs/tags/" + ref
+	default:
+		return "" // the issuer refuses the ref_type; do not guess a path
+	}
+	return serverHost + "/" + project + "//" + configPath + "@" + refPath
+}
+
+// errEndpointUnparseable is the whole message for an --endpoint that is not
+// a URL: the value is not quoted, because a mistyped URL can still hold a
+// password.
+var errEndpointUnparseable = errors.New("--endpoint must be an http:// or https:// URL, e.g. http://127.0.0.1:8080 (the value given is not shown: it may hold credentials)")
+
+// checkEndpoint refuses what mint could not use, before any request.
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errEndpointUnparseable
+	}
+	return nil
+}
+
+// safeEndpoint is the endpoint as error messages may show it: a URL's
+// userinfo (user:password@) is a credential and is dropped, and so are the
+// query and fragment, which can carry tokens too. What cannot be parsed is
+// not echoed at all: its userinfo cannot be told apart reliably.
+func safeEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "--endpoint (not shown: not a URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
 func mint(cmd *cobra.Command, endpoint, runnerToken string, req map[string]any) (*issuer.MintResponse, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
+	shown := safeEndpoint(endpoint)
 	hreq, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, endpoint+issuer.MintPath, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
+		// Not wrapped: url.Parse errors quote the whole URL.
+		return nil, errEndpointUnparseable
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Authorization", "Bearer "+runnerToken)
 	client := &http.Client{Timeout: 15 * time.Second}
 	resp, err := client.Do(hreq)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach oidcfed at %s: %w", endpoint, err)
+		// A *url.Error quotes the request URL (user name included); keep
+		// only the cause beneath it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("cannot reach oidcfed at %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -173,7 +243,7 @@ func mint(cmd *cobra.Command, endpoint, runnerToken string, req map[string]any) 
 	}
 	var out issuer.MintResponse
 	if err := json.Unmarshal(data, &out); err != nil || out.Token == "" {
-		return nil, fmt.Errorf("unexpected response from %s", endpoint)
+		return nil, fmt.Errorf("unexpected response from %s", shown)
 	}
 	return &out, nil
 }

@@ -91,24 +91,52 @@ func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 			route = "unmatched"
 		}
 		defer func() {
-			if p := recover(); p != nil {
+			p := recover()
+			// http.ErrAbortHandler is how a handler asks net/http to drop
+			// the connection; it is not a bug, and net/http must see it
+			// again to do the aborting (and to skip its stack trace).
+			aborted := p == http.ErrAbortHandler
+			switch {
+			case p == nil:
+			case aborted:
+				log.WarnContext(ctx, "handler aborted the response", "route", route)
+			case rec.wrote:
+				// The status line is gone already: a 500 cannot be sent,
+				// and writing one would only append to the body.
+				log.ErrorContext(ctx, "handler panic after the response started", "route", route, "panic_type", typeName(p), "status", rec.status)
+			default:
 				// Log the panic type only: a panic value may hold request
 				// data, and secrets must never reach logs.
 				log.ErrorContext(ctx, "handler panic", "route", route, "panic_type", typeName(p))
-				if !rec.wrote {
-					http.Error(rec, `{"error":{"code":"internal_error","message":"internal error"}}`, http.StatusInternalServerError)
-				}
+				http.Error(rec, `{"error":{"code":"internal_error","message":"internal error"}}`, http.StatusInternalServerError)
 			}
 			elapsed := time.Since(start)
+			method := methodLabel(r.Method)
 			if m != nil {
-				m.requests.WithLabelValues(route, r.Method, outcome(rec.status)).Inc()
+				m.requests.WithLabelValues(route, method, outcome(rec.status)).Inc()
 				m.seconds.WithLabelValues(route).Observe(elapsed.Seconds())
 			}
-			log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+			log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
 				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			if aborted {
+				panic(p)
+			}
 		}()
 		mux.ServeHTTP(rec, r)
 	})
+}
+
+// methodLabel bounds the method metric label (and the logged method): the
+// method is client-chosen text, and every distinct value would otherwise
+// create a new time series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	default:
+		return "other"
+	}
 }
 
 func outcome(status int) string {

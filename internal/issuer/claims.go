@@ -124,9 +124,12 @@ func buildClaims(req *MintRequest, issuerURL string, runnerID int64, subComponen
 	if c.NamespacePath == "" {
 		c.NamespacePath = c.ProjectPath[:strings.LastIndexByte(c.ProjectPath, '/')]
 	}
-	// Ids a real GitLab would know. Project and namespace ids are derived
-	// from the path so that every token for one project carries the same
-	// id (trust policies can pin project_id); pipeline and job ids are fresh.
+	// Ids a real GitLab would know. When the runner does not send them,
+	// project and namespace ids are derived from the path, so every token
+	// for one project carries the same id; pipeline and job ids are fresh.
+	// A runner may send its own: like GitLab itself, a runner is trusted
+	// to state the job's context within its constraints, so constrain
+	// every claim a trust policy relies on.
 	if c.NamespaceID == "" {
 		c.NamespaceID = stableID("namespace", c.NamespacePath)
 	}
@@ -207,12 +210,14 @@ func or(v, def string) string {
 	return v
 }
 
-// stableID maps a path to a decimal id in [1, 10^8) that is the same on
-// every call, so repeated tokens for one project agree on project_id.
+// stableID maps a path to a decimal id of at most 12 digits that is the
+// same on every call, so repeated tokens for one project agree on
+// project_id. 12 digits keep collisions unlikely (about 1 in 20 at a
+// million paths) while still looking like an id.
 func stableID(kind, path string) string {
 	h := fnv.New64a()
 	h.Write([]byte(kind + "\x00" + path))
-	return fmt.Sprint(h.Sum64()%99_999_999 + 1)
+	return fmt.Sprint(h.Sum64()%999_999_999_999 + 1)
 }
 
 // randomID returns a fresh decimal id of at most 9 digits for pipelines and

@@ -46,12 +46,19 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(i.Discovery())
 }
 
-func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	jwks, err := i.JWKS()
+	if err != nil {
+		i.log.ErrorContext(r.Context(), "JWKS not served", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the key set is temporarily unavailable"})
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	// Same shape as GitLab's header; the max-age is the lead time a new
 	// key is published before it signs, so honouring it is always safe.
 	w.Header().Set("Cache-Control", fmt.Sprintf("max-age=%d, public, must-revalidate", int(i.cfg.JWKSMaxAge.Seconds())))
-	_, _ = w.Write(i.JWKS())
+	_, _ = w.Write(jwks)
 }
 
 func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +107,10 @@ func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 		i.log.WarnContext(r.Context(), "mint refused by runner constraints", "runner_id", runner.ID, "claim", ce.Claim)
 		writeError(w, http.StatusForbidden, ErrorDetail{Code: "constraint_violation", Field: ce.Claim,
 			Message: fmt.Sprintf("claim %s is outside this runner's constraints", ce.Claim)})
+	case errors.Is(err, ErrScheduleStale) || errors.Is(err, ErrNoSigningKey):
+		i.log.ErrorContext(r.Context(), "mint unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the issuer cannot sign right now; retry shortly"})
 	default:
 		i.writeInternal(w, r, err)
 	}

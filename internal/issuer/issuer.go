@@ -32,15 +32,16 @@ type Config struct {
 	// URL is the issuer identifier (`iss`): scheme, host and an optional
 	// path prefix, no trailing slash.
 	URL string
-	// Algorithm is RS256 (GitLab's) or ES256.
+	// Algorithm is RS256 (GitLab's) or ES256. Changing it rotates to a key
+	// of the new algorithm.
 	Algorithm string
 	// DefaultTTL is exp - iat when a request names no ttl (a job timeout).
 	DefaultTTL time.Duration
 	// MaxLifetime caps exp - iat; it also bounds how long a retired key
 	// stays published.
 	MaxLifetime time.Duration
-	// JWKSMaxAge is the JWKS Cache-Control max-age and how long a new key
-	// is published before it signs.
+	// JWKSMaxAge is the JWKS Cache-Control max-age and (plus Margin) how
+	// long a new key is published before it signs.
 	JWKSMaxAge time.Duration
 	// RotationPeriod is how long a key signs before the schedule starts
 	// its successor; 0 turns automatic rotation off.
@@ -48,21 +49,28 @@ type Config struct {
 	// SubClaimComponents builds `sub` (default project_path, ref_type, ref).
 	SubClaimComponents []string
 	// ReloadInterval is how often the key schedule is re-read from the
-	// store and maintained; it must be well under JWKSMaxAge so every
-	// replica learns of a new key before it activates. Default: the
-	// smaller of 30 s and JWKSMaxAge/4.
+	// store and maintained. Default: the smaller of 30 s and JWKSMaxAge/4.
 	ReloadInterval time.Duration
 }
 
-// Defaults are the values a zero Config field takes.
+// Defaults are the values a zero Config field takes. RotationPeriod is not
+// among them: zero means "rotate only on request" (the config file's own
+// default is 720h).
 var Defaults = Config{
 	Algorithm:          keys.RS256,
 	DefaultTTL:         5 * time.Minute,
 	MaxLifetime:        2 * time.Hour,
 	JWKSMaxAge:         time.Hour,
-	RotationPeriod:     30 * 24 * time.Hour,
 	SubClaimComponents: []string{"project_path", "ref_type", "ref"},
 }
+
+// MaxClockSkew is how far apart the clocks of replicas (and of the CLI) may
+// be for the schedule to stay safe.
+const MaxClockSkew = time.Minute
+
+// staleFactor: a snapshot of the schedule older than this many reload
+// intervals is too old to sign or publish from.
+const staleFactor = 4
 
 func (c *Config) applyDefaults() {
 	if c.Algorithm == "" {
@@ -85,6 +93,23 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// StaleAfter is how old a replica's snapshot of the schedule may get before
+// it stops minting and publishing (and fails readiness).
+func (c *Config) StaleAfter() time.Duration { return staleFactor * c.ReloadInterval }
+
+// Margin is added to every lead and tail of the schedule: the longest a
+// replica can go without seeing a change (StaleAfter) plus clock skew.
+// With it, a key written by one replica or the CLI is in every replica's
+// JWKS before any replica signs with it, and no replica signs with a
+// retired key after its unpublication was computed.
+func (c *Config) Margin() time.Duration { return c.StaleAfter() + MaxClockSkew }
+
+// lead is how long a new key is published before it signs.
+func (c *Config) lead() time.Duration { return c.JWKSMaxAge + c.Margin() }
+
+// tail is how long a retired key stays published after it stops signing.
+func (c *Config) tail() time.Duration { return c.MaxLifetime + c.Margin() }
+
 func (c *Config) validate() error {
 	if c.URL == "" || strings.HasSuffix(c.URL, "/") || !strings.Contains(c.URL, "://") {
 		return fmt.Errorf("issuer URL %q must be an absolute URL without a trailing slash", c.URL)
@@ -95,8 +120,11 @@ func (c *Config) validate() error {
 	if c.DefaultTTL > c.MaxLifetime {
 		return fmt.Errorf("default token ttl %s exceeds max token lifetime %s", c.DefaultTTL, c.MaxLifetime)
 	}
-	if c.RotationPeriod != 0 && c.RotationPeriod <= c.JWKSMaxAge {
-		return fmt.Errorf("rotation period %s must exceed the JWKS max-age %s", c.RotationPeriod, c.JWKSMaxAge)
+	if c.RotationPeriod != 0 && c.RotationPeriod <= c.lead() {
+		return fmt.Errorf("rotation period %s must exceed the JWKS max-age plus %s of propagation margin (%s)", c.RotationPeriod, c.Margin(), c.lead())
+	}
+	if c.ReloadInterval <= 0 {
+		return fmt.Errorf("reload interval %s must be positive", c.ReloadInterval)
 	}
 	return ValidateSubComponents("sub_claim_components", c.SubClaimComponents)
 }
@@ -112,16 +140,18 @@ type Issuer struct {
 	state    atomic.Pointer[keyState]
 	reloadMu sync.Mutex // one reload at a time; readers never wait on it
 	metrics  *Metrics
+	done     chan struct{} // closed when the maintenance loop has stopped
 }
 
 // keyState is an immutable snapshot of the schedule with ready signers.
 type keyState struct {
-	keys    []store.SigningKey // sorted
-	signers map[string]jose.Signer
+	keys     []store.SigningKey // sorted by ActivateAt, KID
+	signers  map[string]jose.Signer
+	loadedAt time.Time // zero: never loaded
 }
 
 // New builds an issuer. now is the clock (time.Now in production, a fake in
-// tests). Call Start (or at least Bootstrap) before minting.
+// tests). Call Start (or at least Maintain) before minting.
 func New(cfg Config, st store.Store, sealer *keys.Sealer, now func() time.Time, log *slog.Logger, m *Metrics) (*Issuer, error) {
 	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
@@ -133,7 +163,7 @@ func New(cfg Config, st store.Store, sealer *keys.Sealer, now func() time.Time, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	i := &Issuer{cfg: cfg, store: st, sealer: sealer, now: now, log: log, metrics: m}
+	i := &Issuer{cfg: cfg, store: st, sealer: sealer, now: now, log: log, metrics: m, done: make(chan struct{})}
 	i.state.Store(&keyState{})
 	return i, nil
 }
@@ -142,12 +172,15 @@ func New(cfg Config, st store.Store, sealer *keys.Sealer, now func() time.Time, 
 func (i *Issuer) Config() Config { return i.cfg }
 
 // Start makes sure a signing key exists, loads the schedule and keeps it
-// fresh (reload, automatic rotation, removal of expired keys) until ctx ends.
+// fresh (reload, automatic rotation, normalisation, removal of expired keys)
+// until ctx ends; Wait then returns.
 func (i *Issuer) Start(ctx context.Context) error {
 	if err := i.Maintain(ctx); err != nil {
+		close(i.done)
 		return err
 	}
 	go func() {
+		defer close(i.done)
 		t := time.NewTicker(i.cfg.ReloadInterval)
 		defer t.Stop()
 		for {
@@ -164,42 +197,73 @@ func (i *Issuer) Start(ctx context.Context) error {
 	return nil
 }
 
+// Wait blocks until the maintenance loop started by Start has stopped (its
+// context ended), so the store can be closed safely.
+func (i *Issuer) Wait() { <-i.done }
+
+// ErrScheduleStale means this replica has not managed to re-read the key
+// schedule for longer than StaleAfter: it might miss a rotation, so it
+// neither signs nor publishes until the store answers again.
+var ErrScheduleStale = errors.New("issuer key schedule is stale (store unreachable?)")
+
+// Ready reports whether the issuer can mint now: a fresh schedule with a
+// key that signs.
+func (i *Issuer) Ready() error {
+	st := i.state.Load()
+	now := i.now()
+	if !st.fresh(now, i.cfg.StaleAfter()) {
+		return ErrScheduleStale
+	}
+	if idx := signingIndex(st.keys, now); idx < 0 || st.signers[st.keys[idx].KID] == nil {
+		return ErrNoSigningKey
+	}
+	return nil
+}
+
+func (s *keyState) fresh(now time.Time, staleAfter time.Duration) bool {
+	return !s.loadedAt.IsZero() && now.Sub(s.loadedAt) <= staleAfter
+}
+
 // Maintain bootstraps the first key, rotates when the schedule says so,
-// deletes keys whose tokens have all expired, and reloads the schedule. It
-// is what every replica runs periodically. One read decides; a write
+// stretches a schedule written with shorter leads than this replica's
+// config, deletes keys whose tokens have all expired, and reloads. It is
+// what every replica runs periodically. One read decides; a write
 // transaction is opened only when something is due, and each decision is
-// re-checked inside it, so concurrent runs on several replicas rotate once.
+// re-checked inside it, so concurrent runs on several replicas act once.
+// The reload is attempted even when an earlier step failed.
 func (i *Issuer) Maintain(ctx context.Context) error {
 	ks, err := i.listKeys(ctx)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	changed := false
 	now := i.now()
 	switch {
 	case len(ks) == 0:
-		if err := i.bootstrap(ctx); err != nil {
-			return err
-		}
+		errs = append(errs, i.bootstrap(ctx))
 		changed = true
-	case i.cfg.RotationPeriod > 0 && i.rotationDue(ks, now, true) == nil:
+	case i.rotationDue(ks, now, true) == nil:
 		if _, err := i.rotate(ctx, true); err != nil && !errors.Is(err, errNotDue) {
-			return err
+			errs = append(errs, err)
 		}
 		changed = true
 	}
+	if len(i.normalisePlan(ks, now)) > 0 {
+		errs = append(errs, i.normalise(ctx))
+		changed = true
+	}
 	if slices.ContainsFunc(ks, func(k store.SigningKey) bool { return k.ExpireAt != nil && !now.Before(*k.ExpireAt) }) {
-		if err := i.collectExpired(ctx); err != nil {
-			return err
-		}
+		errs = append(errs, i.collectExpired(ctx))
 		changed = true
 	}
 	if changed {
 		if ks, err = i.listKeys(ctx); err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
 	}
-	return i.load(ks)
+	i.load(ks)
+	return errors.Join(errs...)
 }
 
 func (i *Issuer) listKeys(ctx context.Context) ([]store.SigningKey, error) {
@@ -208,6 +272,7 @@ func (i *Issuer) listKeys(ctx context.Context) ([]store.SigningKey, error) {
 		ks, err = tx.ListSigningKeys(ctx, i.cfg.URL)
 		return err
 	})
+	sortKeys(ks)
 	return ks, err
 }
 
@@ -218,17 +283,21 @@ var (
 	errNotDue             = errors.New("rotation not due")
 )
 
-// bootstrap creates the issuer's first key, active at once (no verifier
-// can have cached a JWKS yet).
+// bootstrap creates the issuer's first key, active at once: no verifier can
+// hold a JWKS of this issuer yet. Its activation is back-dated by the
+// allowed clock skew so a replica whose clock is behind can sign with it
+// too. (Replicas starting together all run Maintain before serving; the
+// one that loses the race loads the winner's key before serving anything.)
 func (i *Issuer) bootstrap(ctx context.Context) error {
 	now := i.now().UTC()
-	rec, err := i.newKeyRecord(now, now)
+	rec, err := i.newKeyRecord(now, now.Add(-MaxClockSkew))
 	if err != nil {
 		return err
 	}
 	created := false
 	err = i.store.Update(ctx, func(tx store.Tx) error {
 		ks, err := tx.ListSigningKeys(ctx, i.cfg.URL)
+		created = false
 		if err != nil || len(ks) > 0 {
 			return err // another replica got there first
 		}
@@ -253,26 +322,30 @@ type Rotation struct {
 }
 
 // Rotate starts a rotation now: a new key is published at once and signs
-// from now + JWKSMaxAge; the current key signs until then and stays
-// published until the last token it can have signed has expired.
+// from now + JWKSMaxAge + Margin; the current key signs until then and
+// stays published until the last token it can have signed has expired.
 func (i *Issuer) Rotate(ctx context.Context) (*Rotation, error) {
 	return i.rotate(ctx, false)
 }
 
 // rotationDue says whether a rotation may start now: never while the head
-// of the schedule is still pending, and for automatic rotation only once
-// the head has signed for a whole rotation period.
+// of the schedule is still pending; automatically once the head has signed
+// for a whole rotation period, or at once when it uses another algorithm
+// than the configured one.
 func (i *Issuer) rotationDue(ks []store.SigningKey, now time.Time, automatic bool) error {
-	head := newest(ks)
-	switch {
-	case head < 0:
+	if len(ks) == 0 {
 		return fmt.Errorf("issuer has no signing key yet")
-	case ks[head].ActivateAt.After(now):
+	}
+	head := ks[len(ks)-1] // sorted: the last to activate
+	switch {
+	case head.ActivateAt.After(now):
 		if automatic {
 			return errNotDue
 		}
-		return fmt.Errorf("%w: key %s activates at %s", ErrRotationInProgress, ks[head].KID, ks[head].ActivateAt.Format(time.RFC3339))
-	case automatic && now.Before(ks[head].ActivateAt.Add(i.cfg.RotationPeriod)):
+		return fmt.Errorf("%w: key %s activates at %s", ErrRotationInProgress, head.KID, head.ActivateAt.Format(time.RFC3339))
+	case !automatic, head.Algorithm != i.cfg.Algorithm:
+		return nil
+	case i.cfg.RotationPeriod == 0 || now.Before(head.ActivateAt.Add(i.cfg.RotationPeriod)):
 		return errNotDue
 	}
 	return nil
@@ -288,7 +361,8 @@ func (i *Issuer) rotate(ctx context.Context, automatic bool) (*Rotation, error) 
 	if err := i.rotationDue(ks, now, automatic); err != nil {
 		return nil, err
 	}
-	activate := now.Add(i.cfg.JWKSMaxAge)
+	activate := now.Add(i.cfg.lead())
+	expire := activate.Add(i.cfg.tail())
 	rec, err := i.newKeyRecord(now, activate)
 	if err != nil {
 		return nil, err
@@ -299,27 +373,106 @@ func (i *Issuer) rotate(ctx context.Context, automatic bool) (*Rotation, error) 
 		if err != nil {
 			return err
 		}
+		sortKeys(ks)
 		if err := i.rotationDue(ks, now, automatic); err != nil {
 			return err // decided differently by another replica meanwhile
 		}
-		head := ks[newest(ks)]
-		expire := activate.Add(i.cfg.MaxLifetime)
-		if err := tx.UpdateSigningKeySchedule(ctx, i.cfg.URL, head.KID, &activate, &expire); err != nil {
-			return err
+		out = &Rotation{KID: rec.KID, ActivateAt: activate, RetiredExpireAt: expire}
+		// Retire every key still open-ended: normally just the head, but
+		// a backend without serializable transactions could have let two
+		// bootstraps through, and neither may sign forever.
+		for _, k := range ks {
+			if k.RetireAt == nil {
+				if err := tx.UpdateSigningKeySchedule(ctx, i.cfg.URL, k.KID, &activate, &expire); err != nil {
+					return err
+				}
+				out.RetiredKID = k.KID
+			}
 		}
 		k := *rec
-		if err := tx.CreateSigningKey(ctx, &k); err != nil {
-			return err
-		}
-		out = &Rotation{KID: rec.KID, ActivateAt: activate, RetiredKID: head.KID, RetiredExpireAt: expire}
-		return nil
+		return tx.CreateSigningKey(ctx, &k)
 	})
 	if err != nil {
 		return nil, err
 	}
-	i.log.Info("issuer key rotation started", "new_kid", out.KID, "activate_at", out.ActivateAt,
+	i.log.Info("issuer key rotation started", "new_kid", out.KID, "alg", rec.Algorithm, "activate_at", out.ActivateAt,
 		"retiring_kid", out.RetiredKID, "unpublish_at", out.RetiredExpireAt)
-	return out, i.Reload(ctx)
+	if err := i.Reload(ctx); err != nil {
+		// The rotation is committed; the next maintenance tick reloads.
+		i.log.Warn("reload after rotation failed", "err", err)
+	}
+	return out, nil
+}
+
+// scheduleFix is one change normalisation makes.
+type scheduleFix struct {
+	kid                string
+	activateAt         *time.Time // postpone activation to this
+	retireAt, expireAt *time.Time // set the schedule to these
+}
+
+// normalisePlan lists the changes that make a stored schedule at least as
+// cautious as this replica's config: a pending key must be published for
+// a whole lead before it signs (its predecessor retiring with it), and a
+// retired key must stay published for a whole tail. Only ever lengthens;
+// a schedule written by a replica or CLI with larger values is kept.
+func (i *Issuer) normalisePlan(ks []store.SigningKey, now time.Time) []scheduleFix {
+	var plan []scheduleFix
+	retireOverride := map[string]time.Time{}
+	for n, k := range ks {
+		if n == 0 || !k.ActivateAt.After(now) {
+			continue // the first key, or already signing: nothing to stretch
+		}
+		if want := k.CreatedAt.Add(i.cfg.lead()); k.ActivateAt.Before(want) {
+			plan = append(plan, scheduleFix{kid: k.KID, activateAt: &want})
+			for _, prev := range ks[:n] {
+				if prev.RetireAt != nil && prev.RetireAt.Equal(k.ActivateAt) {
+					retireOverride[prev.KID] = want
+				}
+			}
+		}
+	}
+	for _, k := range ks {
+		if k.RetireAt == nil {
+			continue
+		}
+		retire := *k.RetireAt
+		if r, ok := retireOverride[k.KID]; ok {
+			retire = r
+		}
+		expire := retire.Add(i.cfg.tail())
+		if k.ExpireAt != nil && !k.ExpireAt.Before(expire) {
+			expire = *k.ExpireAt
+		}
+		if !retire.Equal(*k.RetireAt) || k.ExpireAt == nil || !expire.Equal(*k.ExpireAt) {
+			plan = append(plan, scheduleFix{kid: k.KID, retireAt: &retire, expireAt: &expire})
+		}
+	}
+	return plan
+}
+
+// normalise applies normalisePlan, re-planned inside the transaction.
+func (i *Issuer) normalise(ctx context.Context) error {
+	now := i.now()
+	return i.store.Update(ctx, func(tx store.Tx) error {
+		ks, err := tx.ListSigningKeys(ctx, i.cfg.URL)
+		if err != nil {
+			return err
+		}
+		sortKeys(ks)
+		for _, fix := range i.normalisePlan(ks, now) {
+			if fix.activateAt != nil {
+				err = tx.PostponeSigningKeyActivation(ctx, i.cfg.URL, fix.kid, *fix.activateAt)
+			} else {
+				err = tx.UpdateSigningKeySchedule(ctx, i.cfg.URL, fix.kid, fix.retireAt, fix.expireAt)
+			}
+			if err != nil {
+				return err
+			}
+			i.log.Info("issuer key schedule lengthened to this replica's config", "kid", fix.kid)
+		}
+		return nil
+	})
 }
 
 // newKeyRecord generates a key and seals it. Done outside any transaction:
@@ -370,22 +523,26 @@ func (i *Issuer) collectExpired(ctx context.Context) error {
 }
 
 // Reload re-reads the schedule and prepares signers for every key that can
-// still sign. Keys already loaded keep their signer (no re-unsealing).
+// still sign.
 func (i *Issuer) Reload(ctx context.Context) error {
 	ks, err := i.listKeys(ctx)
 	if err != nil {
 		return err
 	}
-	return i.load(ks)
+	i.load(ks)
+	return nil
 }
 
-func (i *Issuer) load(ks []store.SigningKey) error {
+// load installs a new snapshot. Keys already loaded keep their signer (no
+// re-unsealing). A key that cannot be unsealed is published (verifiers may
+// hold its tokens) but cannot sign; that is logged, and Ready reports it if
+// it is the key that should sign now.
+func (i *Issuer) load(ks []store.SigningKey) {
 	i.reloadMu.Lock()
 	defer i.reloadMu.Unlock()
-	sortKeys(ks)
 	old := i.state.Load()
 	now := i.now()
-	next := &keyState{keys: ks, signers: make(map[string]jose.Signer, 2)}
+	next := &keyState{keys: ks, signers: make(map[string]jose.Signer, 2), loadedAt: now}
 	for _, k := range ks {
 		if k.RetireAt != nil && !now.Before(*k.RetireAt) {
 			continue // will never sign again
@@ -396,12 +553,12 @@ func (i *Issuer) load(ks []store.SigningKey) error {
 		}
 		s, err := i.loadSigner(&k)
 		if err != nil {
-			return fmt.Errorf("load signing key %s: %w", k.KID, err)
+			i.log.Error("issuer signing key cannot be loaded; it will not sign", "kid", k.KID, "err", err)
+			continue
 		}
 		next.signers[k.KID] = s
 	}
 	i.state.Store(next)
-	return nil
 }
 
 func (i *Issuer) loadSigner(k *store.SigningKey) (jose.Signer, error) {
@@ -464,6 +621,9 @@ func (i *Issuer) mint(runner *store.Runner, req *MintRequest) (string, *Claims, 
 		return "", nil, err
 	}
 	st := i.state.Load()
+	if !st.fresh(now, i.cfg.StaleAfter()) {
+		return "", nil, ErrScheduleStale
+	}
 	idx := signingIndex(st.keys, now)
 	if idx < 0 {
 		return "", nil, ErrNoSigningKey
@@ -480,10 +640,16 @@ func (i *Issuer) mint(runner *store.Runner, req *MintRequest) (string, *Claims, 
 	return token, claims, err
 }
 
-// JWKS renders the key set published at the issuer's current time.
-func (i *Issuer) JWKS() []byte {
+// JWKS renders the key set published at the issuer's current time. It
+// refuses (ErrScheduleStale) when the snapshot is too old to be sure no key
+// is missing: a verifier would cache an incomplete set for a whole max-age.
+func (i *Issuer) JWKS() ([]byte, error) {
 	st := i.state.Load()
-	return renderJWKS(st.keys, i.now())
+	now := i.now()
+	if !st.fresh(now, i.cfg.StaleAfter()) {
+		return nil, ErrScheduleStale
+	}
+	return renderJWKS(st.keys, now), nil
 }
 
 func renderJWKS(ks []store.SigningKey, now time.Time) []byte {
@@ -516,7 +682,6 @@ func (i *Issuer) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sortKeys(ks)
 	now := i.now()
 	signing := ""
 	if idx := signingIndex(ks, now); idx >= 0 {
@@ -537,7 +702,6 @@ func (i *Issuer) StoredJWKS(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sortKeys(ks)
 	return renderJWKS(ks, i.now()), nil
 }
 
@@ -557,12 +721,29 @@ func (i *Issuer) Discovery() []byte {
 		JWKSURI:            i.cfg.URL + JWKSPath,
 		ResponseTypes:      []string{"id_token"},
 		SubjectTypes:       []string{"public"},
-		IDTokenSigningAlgs: []string{i.cfg.Algorithm},
+		IDTokenSigningAlgs: i.publishedAlgorithms(),
 		ClaimsSupported:    ClaimNames,
 		ScopesSupported:    []string{"openid"},
 	}
 	out, _ := json.MarshalIndent(doc, "", "  ")
 	return out
+}
+
+// publishedAlgorithms lists the configured algorithm and those of every
+// published key: after an algorithm change the old key still signs until
+// its successor activates, and verifiers such as go-oidc accept only the
+// algorithms discovery lists.
+func (i *Issuer) publishedAlgorithms() []string {
+	algs := []string{i.cfg.Algorithm}
+	st := i.state.Load()
+	now := i.now()
+	for n := range st.keys {
+		if published(&st.keys[n], now) && !slices.Contains(algs, st.keys[n].Algorithm) {
+			algs = append(algs, st.keys[n].Algorithm)
+		}
+	}
+	slices.Sort(algs)
+	return algs
 }
 
 // Paths under the issuer URL, as GitLab serves them.

@@ -9,20 +9,28 @@ import (
 
 // The rotation schedule is data, not events. Each key carries four instants:
 //
-//	CreatedAt   published in the JWKS from here on
-//	ActivateAt  may sign from here on (CreatedAt + jwks_max_age for every key
-//	            but the very first, so verifiers' cached JWKS already hold it)
+//	CreatedAt   written to the store, published from then on
+//	ActivateAt  may sign from here on: CreatedAt + jwks_max_age + margin for
+//	            every key but the very first, so every verifier's cached
+//	            JWKS already holds it
 //	RetireAt    stops signing (= the successor's ActivateAt)
-//	ExpireAt    unpublished (= RetireAt + max_token_lifetime: the last token
-//	            it signed has expired by then)
+//	ExpireAt    unpublished: RetireAt + max_token_lifetime + margin, when the
+//	            last token it signed has expired
+//
+// The margin (Config.Margin) covers what one replica cannot see at once: a
+// change written elsewhere reaches every replica within StaleAfter (a
+// replica with an older snapshot refuses to sign or publish), and clocks
+// differ by up to MaxClockSkew.
 //
 // Every replica computes the signing key and the JWKS from these times and
 // its clock, so a rotation written by one replica (or the CLI) takes effect
 // everywhere at the same instant without any notification.
 
-// published reports whether k belongs in the JWKS at t.
+// published reports whether k belongs in the JWKS at t. A stored key is
+// published from the moment a replica sees it, whatever its CreatedAt says:
+// a replica whose clock runs behind the writer's must not hide it.
 func published(k *store.SigningKey, t time.Time) bool {
-	return !t.Before(k.CreatedAt) && (k.ExpireAt == nil || t.Before(*k.ExpireAt))
+	return k.ExpireAt == nil || t.Before(*k.ExpireAt)
 }
 
 // canSign reports whether k may sign at t.
@@ -38,19 +46,6 @@ func signingIndex(keys []store.SigningKey, t time.Time) int {
 		if !canSign(&keys[i], t) {
 			continue
 		}
-		if best < 0 || keys[i].ActivateAt.After(keys[best].ActivateAt) ||
-			(keys[i].ActivateAt.Equal(keys[best].ActivateAt) && keys[i].KID > keys[best].KID) {
-			best = i
-		}
-	}
-	return best
-}
-
-// newest returns the index of the key activated last (the head of the
-// schedule, the only key without a RetireAt), or -1 for no keys.
-func newest(keys []store.SigningKey) int {
-	best := -1
-	for i := range keys {
 		if best < 0 || keys[i].ActivateAt.After(keys[best].ActivateAt) ||
 			(keys[i].ActivateAt.Equal(keys[best].ActivateAt) && keys[i].KID > keys[best].KID) {
 			best = i

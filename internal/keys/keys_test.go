@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -128,10 +129,31 @@ func TestLoadMasterKeyFile(t *testing.T) {
 		{"62 hex chars", write("shorthex", []byte(hex64[:62]), 0o600), ErrMasterKeyMalformed},
 		{"non-hex text", write("text", []byte(strings.Repeat("zz", 32)), 0o600), ErrMasterKeyMalformed},
 		{"empty", write("empty", nil, 0o600), ErrMasterKeyMalformed},
+		{"hex with CRLF", write("crlf", []byte(hex64+"\r\n"), 0o600), nil},
+		{"raw 32 bytes, mostly text but one non-printable byte", write("rawmixed", append([]byte(strings.Repeat("a", 31)), 0x00), 0o600), nil},
+		// 32 bytes of text are a passphrase or a truncated hex key, not 256
+		// random bits.
+		{"31-char passphrase and newline", write("pass", []byte(strings.Repeat("p", 31)+"\n"), 0o600), ErrMasterKeyMalformed},
+		{"32 hex chars without newline", write("hex32", []byte(hex64[:32]), 0o600), ErrMasterKeyMalformed},
+		{"32 printable chars", write("print", []byte("correct horse battery staple 123"), 0o600), ErrMasterKeyMalformed},
+		{"32 tabs and spaces", write("ws", bytes.Repeat([]byte(" \t"), 16), 0o600), ErrMasterKeyMalformed},
+		{"exactly 1 KiB", write("1k", bytes.Repeat([]byte{'a'}, MaxMasterKeyFileSize), 0o600), ErrMasterKeyMalformed},
+		{"over 1 KiB", write("big", append([]byte(hex64+"\n"), bytes.Repeat([]byte{'\n'}, MaxMasterKeyFileSize)...), 0o600), ErrMasterKeyMalformed},
 		{"group readable", write("g", []byte(hex64), 0o640), ErrMasterKeyPermissive},
 		{"world readable", write("w", []byte(hex64), 0o604), ErrMasterKeyPermissive},
 		{"directory", dir, ErrMasterKeyMalformed},
 	}
+	// A sparse file of 1 GiB: reading it would allocate a gigabyte, so a
+	// quick ErrMasterKeyMalformed shows the size check came first.
+	huge := write("huge", nil, 0o600)
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		name    string
+		path    string
+		wantErr error
+	}{"sparse 1 GiB file is never read", huge, ErrMasterKeyMalformed})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := LoadMasterKeyFile(tc.path)
@@ -144,10 +166,28 @@ func TestLoadMasterKeyFile(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
-			if strings.Contains(err.Error(), hex64) {
+			if strings.Contains(err.Error(), hex64) || strings.Contains(err.Error(), hex64[:32]) || strings.Contains(err.Error(), "ppppp") {
 				t.Fatal("error echoes key material")
 			}
 		})
+	}
+}
+
+// TestLoadMasterKeyFileTextAdvice: refusing 32 bytes of text must tell the
+// operator what a valid key looks like.
+func TestLoadMasterKeyFileTextAdvice(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(p, []byte(strings.Repeat("s", 31)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadMasterKeyFile(p)
+	if !errors.Is(err, ErrMasterKeyMalformed) {
+		t.Fatalf("err = %v, want ErrMasterKeyMalformed", err)
+	}
+	for _, want := range []string{"64 hex characters", "32 random bytes", p} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
 	}
 }
 
@@ -167,6 +207,90 @@ func TestCreateMasterKeyFile(t *testing.T) {
 	}
 	if _, err := CreateMasterKeyFile(p); err == nil {
 		t.Fatal("overwrote an existing key file")
+	}
+}
+
+// TestCreateMasterKeyFileSyncs: the key file is synced with its content
+// before it is closed, then its directory is synced, so a crash right after
+// secrets are sealed under the key cannot lose the key; a failed sync
+// leaves no key file behind.
+func TestCreateMasterKeyFileSyncs(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "master.key")
+	var synced []string
+	fsync = func(f *os.File) error {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			// Synced while still open and with its whole content.
+			if info.Size() != 2*MasterKeySize+1 {
+				t.Errorf("key file synced with %d bytes", info.Size())
+			}
+		}
+		synced = append(synced, f.Name())
+		return f.Sync()
+	}
+	t.Cleanup(func() { fsync = (*os.File).Sync })
+	if _, err := CreateMasterKeyFile(p); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{p, dir}; !slices.Equal(synced, want) {
+		t.Fatalf("synced %q, want %q (the file, then its directory)", synced, want)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		failOn string // the path whose sync fails
+	}{
+		{"file sync fails", filepath.Join(dir, "a.key")},
+		{"directory sync fails", dir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := filepath.Join(dir, "a.key")
+			fsync = func(f *os.File) error {
+				if f.Name() == tc.failOn {
+					return errors.New("injected EIO")
+				}
+				return f.Sync()
+			}
+			if _, err := CreateMasterKeyFile(target); err == nil || !strings.Contains(err.Error(), "injected EIO") {
+				t.Fatalf("err = %v, want the sync failure", err)
+			}
+			if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a key file whose sync failed was left behind (stat: %v)", err)
+			}
+		})
+	}
+}
+
+// TestRenameMasterKeyFile: the rename is followed by a sync of the
+// directory that now names the key.
+func TestRenameMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "master.key.new"), filepath.Join(dir, "master.key")
+	k, err := CreateMasterKeyFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var synced []string
+	fsync = func(f *os.File) error {
+		synced = append(synced, f.Name())
+		return f.Sync()
+	}
+	t.Cleanup(func() { fsync = (*os.File).Sync })
+	if err := RenameMasterKeyFile(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(synced, []string{dir}) {
+		t.Fatalf("synced %q, want the directory %s", synced, dir)
+	}
+	if got, err := LoadMasterKeyFile(to); err != nil || got.ID() != k.ID() {
+		t.Fatalf("renamed key: %v", err)
+	}
+	if err := RenameMasterKeyFile(from, to); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("renaming a missing file: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,10 +63,17 @@ var (
 	ErrMasterKeyMalformed  = errors.New("master key file does not hold a 32-byte key")
 )
 
+// MaxMasterKeyFileSize bounds what LoadMasterKeyFile will read. The longest
+// valid content is 64 hex characters and a CRLF; the bound leaves room for
+// nothing else, so a wrong path (a log file, a database, a sparse file) is
+// refused from its size alone, before a single byte is read.
+const MaxMasterKeyFileSize = 1 << 10
+
 // LoadMasterKeyFile reads a master key file. The file must not be readable
-// by group or others (mode 0600 or stricter) and must hold either exactly 32
-// raw bytes or 64 hexadecimal characters (optionally followed by a newline),
-// the form `openssl rand -hex 32` writes.
+// by group or others (mode 0600 or stricter), must be at most
+// MaxMasterKeyFileSize bytes, and must hold either 64 hexadecimal characters
+// (optionally followed by a newline), the form `openssl rand -hex 32`
+// writes, or exactly 32 raw random bytes.
 func LoadMasterKeyFile(path string) (*MasterKey, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -80,20 +88,52 @@ func LoadMasterKeyFile(path string) (*MasterKey, error) {
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrMasterKeyPermissive, path, perm, path)
 	}
-	data, err := os.ReadFile(path)
+	if info.Size() > MaxMasterKeyFileSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes; want %d hex characters or %d raw bytes", ErrMasterKeyMalformed, path, info.Size(), 2*MasterKeySize, MasterKeySize)
+	}
+	data, err := readBounded(path, MaxMasterKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	defer clear(data)
+	if len(data) > MaxMasterKeyFileSize {
+		// The file grew between Stat and the read.
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrMasterKeyMalformed, path, MaxMasterKeyFileSize)
 	}
 	raw, err := decodeMasterKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrMasterKeyMalformed, path, err)
 	}
+	defer clear(raw)
 	return NewMasterKey(raw)
 }
 
+// readBounded reads at most limit+1 bytes, so a caller can tell "too big"
+// from "exactly limit" without ever holding more than that in memory (the
+// Stat size check comes first, but a file can grow after it).
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
+// errMasterKeyText explains the refusal of 32 bytes of text: almost
+// certainly a passphrase or a truncated hex key, either of which holds far
+// less than 256 bits of entropy.
+var errMasterKeyText = fmt.Errorf("found %d bytes of text, not a random key; use %d hex characters (openssl rand -hex %d) or %d random bytes", MasterKeySize, 2*MasterKeySize, MasterKeySize, MasterKeySize)
+
 func decodeMasterKey(data []byte) ([]byte, error) {
 	if len(data) == MasterKeySize {
-		return data, nil
+		// 32 random bytes are all printable (or whitespace) with a
+		// probability of about (98/256)^32, 4e-14; 32 bytes of text are a
+		// 31-character passphrase and a newline, or half a hex key.
+		if isText(data) {
+			return nil, errMasterKeyText
+		}
+		return bytes.Clone(data), nil
 	}
 	text := strings.TrimRight(string(data), "\r\n")
 	if len(text) == 2*MasterKeySize {
@@ -101,17 +141,37 @@ func decodeMasterKey(data []byte) ([]byte, error) {
 			return raw, nil
 		}
 	}
-	return nil, fmt.Errorf("found %d bytes; want %d raw bytes or %d hex characters", len(data), MasterKeySize, 2*MasterKeySize)
+	return nil, fmt.Errorf("found %d bytes; want %d hex characters (openssl rand -hex %d) or %d random bytes", len(data), 2*MasterKeySize, MasterKeySize, MasterKeySize)
 }
 
+// isText reports whether every byte is printable ASCII or the whitespace a
+// text editor writes.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// fsync is (*os.File).Sync; tests replace it to observe what is synced
+// and to simulate a failing disk.
+var fsync = (*os.File).Sync
+
 // CreateMasterKeyFile writes a new random key as hex to path with mode 0600.
-// It refuses to overwrite an existing file.
+// It refuses to overwrite an existing file. The file and its directory
+// entry are synced before it returns: the caller is about to seal secrets
+// under the key, and a crash must not leave them sealed under a key whose
+// file is empty or missing.
 func CreateMasterKeyFile(path string) (*MasterKey, error) {
 	raw := make([]byte, MasterKeySize)
+	defer clear(raw)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -119,12 +179,51 @@ func CreateMasterKeyFile(path string) (*MasterKey, error) {
 		return nil, fmt.Errorf("create master key file: %w", err)
 	}
 	_, werr := f.WriteString(hex.EncodeToString(raw) + "\n")
+	var serr error
+	if werr == nil {
+		serr = fsync(f)
+	}
 	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := SyncDir(dir); err != nil {
 		_ = os.Remove(path)
 		return nil, fmt.Errorf("write master key file: %w", err)
 	}
 	return NewMasterKey(raw)
+}
+
+// RenameMasterKeyFile moves a key file over another (atomically, on one
+// file system) and syncs the directory, so that once it returns the new
+// name survives a crash. rotate-master-key calls it after the store has
+// committed secrets sealed under the key in from.
+func RenameMasterKeyFile(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	if dir := filepath.Dir(from); dir != filepath.Dir(to) {
+		return SyncDir(dir)
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory, making the creation, removal or renaming of
+// entries in it durable (a file's own fsync does not cover its name).
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	serr := fsync(d)
+	if err := errors.Join(serr, d.Close()); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Sealed values: magic | key id (8 bytes) | nonce (12) | ciphertext+tag.

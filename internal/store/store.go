@@ -81,6 +81,11 @@ type Tx interface {
 	ListSigningKeys(ctx context.Context, issuer string) ([]SigningKey, error)
 	// UpdateSigningKeySchedule sets the retire/expire times of one key.
 	UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, retireAt, expireAt *time.Time) error
+	// PostponeSigningKeyActivation moves a key's ActivateAt later. Issuers
+	// use it to stretch a rotation written with a shorter lead than their
+	// own (a CLI run with another config); moving activation earlier is
+	// never safe, so it is refused.
+	PostponeSigningKeyActivation(ctx context.Context, issuer, kid string, activateAt time.Time) error
 	// DeleteSigningKey removes a key (garbage collection of expired keys).
 	DeleteSigningKey(ctx context.Context, issuer, kid string) error
 

@@ -306,6 +306,32 @@ func (t *txn) UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, 
 	return t.oneRow(op, "no such key", res, err)
 }
 
+func (t *txn) PostponeSigningKeyActivation(ctx context.Context, issuer, kid string, activateAt time.Time) error {
+	op := fmt.Sprintf("postpone signing key %s#%s", issuer, kid)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	at, err := toNullNanos("ActivateAt", &activateAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	// The WHERE clause makes "earlier" look like "no such key"; check
+	// existence first so the two failures stay distinguishable.
+	var current int64
+	err = t.tx.QueryRowContext(ctx, "SELECT activate_at FROM signing_keys WHERE issuer = ? AND kid = ?", issuer, kid).Scan(&current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: no such key: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if at.Int64 < current {
+		return fmt.Errorf("%s: activation can only move later", op)
+	}
+	res, err := t.tx.ExecContext(ctx, "UPDATE signing_keys SET activate_at = ? WHERE issuer = ? AND kid = ?", at, issuer, kid)
+	return t.oneRow(op, "no such key", res, err)
+}
+
 func (t *txn) DeleteSigningKey(ctx context.Context, issuer, kid string) error {
 	op := fmt.Sprintf("delete signing key %s#%s", issuer, kid)
 	if err := t.writable(op); err != nil {

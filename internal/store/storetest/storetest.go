@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeyListOrder", testSigningKeyListOrder},
 		{"SigningKeyDuplicateKID", testSigningKeyDuplicate},
 		{"SigningKeySchedule", testSigningKeySchedule},
+		{"SigningKeyPostpone", testSigningKeyPostpone},
 		{"SigningKeyDelete", testSigningKeyDelete},
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"OptionalTimes", testOptionalTimes},
@@ -627,6 +628,45 @@ func testSigningKeySchedule(t *testing.T, s store.Store) {
 	wantErrIs(t, "schedule of a kid under the wrong issuer", err, store.ErrNotFound)
 }
 
+func testSigningKeyPostpone(t *testing.T, s store.Store) {
+	const iss = "https://issuer.example"
+	k := newKey(iss, "k", t0)
+	createKey(t, s, k)
+	later := t0.Add(time.Hour + 7)
+	cases := []struct {
+		name     string
+		kid      string
+		at       time.Time
+		wantErr  error // nil: success, or a sentinel
+		wantFail bool  // any error
+		want     time.Time
+	}{
+		{name: "later", kid: "k", at: later, want: later},
+		{name: "same instant is fine", kid: "k", at: later, want: later},
+		{name: "earlier refused", kid: "k", at: t0, wantFail: true, want: later},
+		{name: "unknown kid", kid: "nope", at: later, wantErr: store.ErrNotFound, want: later},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(t.Context(), func(tx store.Tx) error {
+				return tx.PostponeSigningKeyActivation(t.Context(), iss, tc.kid, tc.at)
+			})
+			switch {
+			case tc.wantErr != nil:
+				wantErrIs(t, "PostponeSigningKeyActivation", err, tc.wantErr)
+			case tc.wantFail && err == nil:
+				t.Fatal("moving activation earlier succeeded")
+			case !tc.wantFail && err != nil:
+				t.Fatalf("err = %v", err)
+			}
+			ks := listKeys(t, s, iss)
+			if len(ks) != 1 || !sameTime(ks[0].ActivateAt, tc.want) {
+				t.Fatalf("activate_at = %v, want %v", ks[0].ActivateAt, tc.want)
+			}
+		})
+	}
+}
+
 func testSigningKeyDelete(t *testing.T, s store.Store) {
 	const iss = "https://issuer.example"
 	for _, kid := range []string{"a", "b"} {
@@ -901,6 +941,9 @@ func testViewRejectsWrites(t *testing.T, s store.Store) {
 		}},
 		{"UpdateSigningKeySchedule", func(ctx context.Context, tx store.Tx) error {
 			return tx.UpdateSigningKeySchedule(ctx, iss, "existing", ptr(t0), ptr(t0))
+		}},
+		{"PostponeSigningKeyActivation", func(ctx context.Context, tx store.Tx) error {
+			return tx.PostponeSigningKeyActivation(ctx, iss, "existing", t0.Add(time.Hour))
 		}},
 		{"DeleteSigningKey", func(ctx context.Context, tx store.Tx) error {
 			return tx.DeleteSigningKey(ctx, iss, "existing")
