@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/oidcfed/oidcfed/internal/httpx"
+	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
 	"github.com/oidcfed/oidcfed/internal/keys"
 	"github.com/oidcfed/oidcfed/internal/store"
@@ -51,6 +52,13 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
+
+	// AccountID and Region are the AWS-compatible account and region
+	// (default 000000000000 and us-east-1).
+	AccountID, Region string
+	// OIDCProviders and Roles are config-declared IAM entities.
+	OIDCProviders []iam.OIDCProvider
+	Roles         []iam.Role
 }
 
 // StoreFileName is the embedded store's file inside the data directory.
@@ -186,6 +194,7 @@ func checkDevListen(addr string) error {
 type Server struct {
 	URL      string // base URL clients use
 	Issuer   *issuer.Issuer
+	IAM      iam.Directory
 	Store    store.Store
 	listener net.Listener
 	http     *http.Server
@@ -240,6 +249,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("issuer URL: %w", err))
 	}
+	directory, err := buildDirectory(&o, icfg.URL)
+	if err != nil {
+		return fail(err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -285,7 +298,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, Issuer: iss, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
+	s := &Server{URL: base, Issuer: iss, IAM: directory, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
 		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if err := s.devSetup(runCtx, o); err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
 	"github.com/oidcfed/oidcfed/internal/store"
 )
@@ -60,6 +61,11 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		"export OIDCFED_ENDPOINT=" + shellQuote(s.URL),
 		"export OIDCFED_ISSUER=" + shellQuote(s.Issuer.Config().URL),
 		"export OIDCFED_RUNNER_TOKEN=" + shellQuote(token),
+		// The demo roles trust this issuer; AWS_ENDPOINT_URL joins them
+		// once the server answers STS.
+		"export AWS_REGION=" + shellQuote(s.IAM.Region()),
+		"export OIDCFED_DEPLOY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevDeployRole)),
+		"export OIDCFED_CI_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevCIRole)),
 	}
 	if dir := binDir(); dir != "" {
 		lines = append(lines, `export PATH=`+shellQuote(dir)+`:"$PATH"`)

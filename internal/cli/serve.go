@@ -62,7 +62,15 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 			if err := level.UnmarshalText([]byte(file.LogLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: want debug, info, warn or error", file.LogLevel)
 			}
+			providers, roles, err := iamEntities(file)
+			if err != nil {
+				return err
+			}
 			return app.Run(cmd.Context(), app.Options{
+				AccountID:     file.AccountID,
+				Region:        file.Region,
+				OIDCProviders: providers,
+				Roles:         roles,
 				Listen:        file.Listen,
 				DataDir:       file.DataDir,
 				MasterKeyFile: file.MasterKeyFile,

@@ -52,6 +52,59 @@ type File struct {
 	LogLevel string `yaml:"log_level" json:"log_level"`
 	Issuer   Issuer `yaml:"issuer" json:"issuer"`
 	Store    Store  `yaml:"store" json:"store"`
+
+	// AccountID is the 12-digit AWS account the IAM entities belong to.
+	AccountID string `yaml:"account_id" json:"account_id"`
+	// Region is the one region the AWS-compatible APIs serve.
+	Region string `yaml:"region" json:"region"`
+	// OIDCProviders are IAM OIDC identity providers declared in the file:
+	// a read-only overlay over those created through the IAM API.
+	OIDCProviders []OIDCProvider `yaml:"oidc_providers,omitempty" json:"oidc_providers,omitempty"`
+	// Roles are IAM roles declared in the file (read-only overlay).
+	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
+}
+
+// OIDCProvider is an IAM OIDC identity provider (CreateOpenIDConnectProvider
+// in file form).
+type OIDCProvider struct {
+	// URL is the issuer, compared byte for byte with a token's iss.
+	URL string `yaml:"url" json:"url"`
+	// ClientIDs are the accepted audiences (AWS's ClientIDList).
+	ClientIDs []string `yaml:"client_ids,omitempty" json:"client_ids,omitempty"`
+	// Thumbprints pin the issuer's TLS certificate chain (40 hex
+	// characters each, at most 5), with AWS's semantics.
+	Thumbprints []string `yaml:"thumbprints,omitempty" json:"thumbprints,omitempty"`
+	// CABundleFile trusts a private CA for this issuer's discovery and
+	// JWKS (air-gapped GitLab), in addition to the system roots.
+	CABundleFile string `yaml:"ca_bundle_file,omitempty" json:"ca_bundle_file,omitempty"`
+	// AllowInsecureHTTP permits an http:// URL on a loopback host. Off by
+	// default; dev mode sets it for its own issuer.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty" json:"allow_insecure_http,omitempty"`
+	// ClaimConditionKeys "all" exposes every token claim as a condition
+	// key (<provider>:ref_protected, ...): beyond AWS, so opt-in. Empty
+	// means AWS's keys only (aud, sub, amr, oaud).
+	ClaimConditionKeys string `yaml:"claim_condition_keys,omitempty" json:"claim_condition_keys,omitempty"`
+}
+
+// Role is an IAM role declared in the file.
+type Role struct {
+	Name        string `yaml:"name" json:"name"`
+	Path        string `yaml:"path" json:"path"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// MaxSessionDuration is in seconds, 3600 to 43200, as in IAM.
+	MaxSessionDuration int `yaml:"max_session_duration" json:"max_session_duration"`
+	// TrustPolicy is the assume-role policy document (JSON).
+	TrustPolicy string `yaml:"trust_policy" json:"trust_policy"`
+	// InlinePolicies are permission policies embedded in the role.
+	InlinePolicies []InlinePolicy `yaml:"inline_policies,omitempty" json:"inline_policies,omitempty"`
+	// ManagedPolicyARNs are attached managed policies (at most 10).
+	ManagedPolicyARNs []string `yaml:"managed_policy_arns,omitempty" json:"managed_policy_arns,omitempty"`
+}
+
+// InlinePolicy is one named inline policy document (JSON).
+type InlinePolicy struct {
+	Name     string `yaml:"name" json:"name"`
+	Document string `yaml:"document" json:"document"`
 }
 
 // Issuer configures the token issuer.
@@ -100,9 +153,17 @@ func Default() *File {
 				ComponentProjectPath, ComponentRefType, ComponentRef,
 			},
 		},
-		Store: Store{Driver: DriverSQLite},
+		Store:     Store{Driver: DriverSQLite},
+		AccountID: DefaultAccountID,
+		Region:    DefaultRegion,
 	}
 }
+
+// Defaults of the AWS-compatible side, as moto and LocalStack use them.
+const (
+	DefaultAccountID = "000000000000"
+	DefaultRegion    = "us-east-1"
+)
 
 // Load reads, decodes and validates the file at path. The result is fully
 // defaulted and valid; errors name path and, where known, the line.

@@ -28,6 +28,27 @@ issuer:
   sub_claim_components: [project_path, ref]
 store:
   driver: sqlite
+account_id: "123456789012"
+region: eu-west-1
+oidc_providers:
+  - url: https://gitlab.example.com
+    client_ids: [https://gitlab.example.com, sts.amazonaws.com]
+    thumbprints: [9e99a48a9960b14926bb7f3b02e22da2b0ab7280]
+    ca_bundle_file: /etc/oidcfed/gitlab-ca.pem
+    claim_condition_keys: all
+  - url: http://127.0.0.1:8080
+    client_ids: [http://127.0.0.1:8080]
+    allow_insecure_http: true
+roles:
+  - name: gitlab-deploy
+    path: /ci/
+    description: deploys main
+    max_session_duration: 7200
+    trust_policy: '{"Version":"2012-10-17","Statement":[]}'
+    inline_policies:
+      - name: kms-verify
+        document: '{"Version":"2012-10-17","Statement":[]}'
+    managed_policy_arns: [arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly]
 `
 
 func TestParseFull(t *testing.T) {
@@ -49,7 +70,20 @@ func TestParseFull(t *testing.T) {
 			RotationPeriod:     0, // explicit 0 must not fall back to the default
 			SubClaimComponents: []string{"project_path", "ref"},
 		},
-		Store: Store{Driver: "sqlite"},
+		Store:     Store{Driver: "sqlite"},
+		AccountID: "123456789012",
+		Region:    "eu-west-1",
+		OIDCProviders: []OIDCProvider{
+			{URL: "https://gitlab.example.com", ClientIDs: []string{"https://gitlab.example.com", "sts.amazonaws.com"},
+				Thumbprints: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"}, CABundleFile: "/etc/oidcfed/gitlab-ca.pem", ClaimConditionKeys: "all"},
+			{URL: "http://127.0.0.1:8080", ClientIDs: []string{"http://127.0.0.1:8080"}, AllowInsecureHTTP: true},
+		},
+		Roles: []Role{{
+			Name: "gitlab-deploy", Path: "/ci/", Description: "deploys main", MaxSessionDuration: 7200,
+			TrustPolicy:       `{"Version":"2012-10-17","Statement":[]}`,
+			InlinePolicies:    []InlinePolicy{{Name: "kms-verify", Document: `{"Version":"2012-10-17","Statement":[]}`}},
+			ManagedPolicyARNs: []string{"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"},
+		}},
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("Parse:\n got %+v\nwant %+v", f, want)

@@ -394,6 +394,12 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, key string) {
 		}
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		d.decodeStrings(n, v, key)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+		d.decodeSections(n, v, key)
+	case v.Kind() == reflect.Int:
+		d.decodeInt(n, v, key)
+	case v.Kind() == reflect.Bool:
+		d.decodeBool(n, v, key)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s of type %s", key, v.Type()))
 	}
@@ -453,4 +459,47 @@ func (d *decoder) decodeStrings(n *yaml.Node, v reflect.Value, key string) {
 		}
 	}
 	v.Set(out)
+}
+
+// decodeSections decodes a list of mappings ("roles:", "oidc_providers:"),
+// each element keyed as key[i] in messages and line lookups.
+func (d *decoder) decodeSections(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.SequenceNode || n.ShortTag() != "!!seq" {
+		d.errorf(n.Line, key, "expected a list, got %s", describe(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, el := range n.Content {
+		ek := fmt.Sprintf("%s[%d]", key, i)
+		d.lines[ek] = el.Line
+		if isNull(el) {
+			d.errorf(el.Line, ek, "missing value")
+			continue
+		}
+		d.decodeStruct(el, out.Index(i), ek)
+	}
+	v.Set(out)
+}
+
+// decodeInt accepts a YAML integer only ("3600", not "1h" or "3600.0").
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		d.errorf(n.Line, key, "expected an integer, got %s", describe(n))
+		return
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil || int64(int(i)) != i {
+		d.errorf(n.Line, key, "%s is not a decimal integer in range", quote(n.Value))
+		return
+	}
+	v.SetInt(i)
+}
+
+// decodeBool accepts true/false only (YAML 1.2: no yes/no/on/off).
+func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || (n.Value != "true" && n.Value != "false") {
+		d.errorf(n.Line, key, "expected true or false, got %s", describe(n))
+		return
+	}
+	v.SetBool(n.Value == "true")
 }

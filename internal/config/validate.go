@@ -50,6 +50,7 @@ func validate(f *File, name string, ls lines) error {
 	if f.Store.Driver != DriverSQLite {
 		v.bad("store.driver", "%s is not supported (want sqlite)", quote(f.Store.Driver))
 	}
+	v.iam(f)
 	return v.errs.err()
 }
 

@@ -1,0 +1,194 @@
+// Package iam holds oidcfed's IAM entities — OIDC identity providers and
+// roles today; users, managed policies and access keys with the IAM API —
+// and the directory that resolves them. Entities declared in the config
+// file form a read-only overlay; the IAM API (a later issue) adds
+// store-backed ones behind the same Directory interface.
+package iam
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OIDCProvider is an IAM OpenID Connect identity provider.
+type OIDCProvider struct {
+	ARN string
+	// URL is the issuer exactly as tokens carry it in iss.
+	URL         string
+	ClientIDs   []string
+	Thumbprints []string
+	// CABundlePEM, when set, is trusted for this issuer's TLS besides the
+	// system roots (a private GitLab).
+	CABundlePEM []byte
+	// AllowInsecureHTTP permits http:// on loopback (dev, tests).
+	AllowInsecureHTTP bool
+	// AllClaimConditionKeys exposes every token claim as a condition key
+	// (beyond AWS; opt-in).
+	AllClaimConditionKeys bool
+	// ReadOnly marks entities declared in the config file.
+	ReadOnly bool
+}
+
+// Role is an IAM role.
+type Role struct {
+	ARN                string
+	ID                 string // AROA + 17 characters
+	Name               string
+	Path               string
+	Description        string
+	TrustPolicy        string // JSON, as written
+	MaxSessionDuration time.Duration
+	InlinePolicies     []NamedPolicy
+	ManagedPolicyARNs  []string
+	ReadOnly           bool
+}
+
+// NamedPolicy is an inline policy.
+type NamedPolicy struct {
+	Name     string
+	Document string
+}
+
+// ErrNoSuchEntity is the IAM NoSuchEntity condition.
+var ErrNoSuchEntity = errors.New("no such entity")
+
+// Directory resolves IAM entities for STS and, later, the IAM API.
+type Directory interface {
+	Account() string
+	Region() string
+	// OIDCProviderByURL finds a provider by the exact issuer URL.
+	OIDCProviderByURL(ctx context.Context, url string) (*OIDCProvider, error)
+	// RoleByARN finds a role by its ARN: account and path must match;
+	// the name matches regardless of case, as IAM role names do.
+	RoleByARN(ctx context.Context, arn string) (*Role, error)
+}
+
+// Static is a Directory of config-declared entities.
+type Static struct {
+	account, region string
+	providers       map[string]*OIDCProvider
+	roles           map[string]*Role // lower-case name
+}
+
+// NewStatic builds a directory, filling in ARNs and role ids, and marking
+// every entity read-only.
+func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (*Static, error) {
+	s := &Static{account: account, region: region, providers: map[string]*OIDCProvider{}, roles: map[string]*Role{}}
+	for i := range providers {
+		p := providers[i]
+		if _, dup := s.providers[p.URL]; dup {
+			return nil, fmt.Errorf("OIDC provider %s declared twice", p.URL)
+		}
+		p.ARN = ProviderARN(account, p.URL)
+		p.ReadOnly = true
+		s.providers[p.URL] = &p
+	}
+	for i := range roles {
+		r := roles[i]
+		key := strings.ToLower(r.Name)
+		if _, dup := s.roles[key]; dup {
+			return nil, fmt.Errorf("role %s declared twice", r.Name)
+		}
+		if r.Path == "" {
+			r.Path = "/"
+		}
+		r.ARN = RoleARN(account, r.Path, r.Name)
+		r.ID = StableID("AROA", account+":role:"+key)
+		r.ReadOnly = true
+		s.roles[key] = &r
+	}
+	return s, nil
+}
+
+// Account is the account id.
+func (s *Static) Account() string { return s.account }
+
+// Region is the served region.
+func (s *Static) Region() string { return s.region }
+
+// OIDCProviderByURL implements Directory.
+func (s *Static) OIDCProviderByURL(_ context.Context, url string) (*OIDCProvider, error) {
+	if p, ok := s.providers[url]; ok {
+		return p, nil
+	}
+	return nil, ErrNoSuchEntity
+}
+
+// RoleByARN implements Directory.
+func (s *Static) RoleByARN(_ context.Context, arn string) (*Role, error) {
+	account, path, name, err := ParseRoleARN(arn)
+	if err != nil || account != s.account {
+		return nil, ErrNoSuchEntity
+	}
+	r, ok := s.roles[strings.ToLower(name)]
+	if !ok || r.Path != path {
+		return nil, ErrNoSuchEntity
+	}
+	return r, nil
+}
+
+// ProviderARN is arn:aws:iam::<account>:oidc-provider/<url without scheme>,
+// as IAM builds it.
+func ProviderARN(account, url string) string {
+	rest := url
+	if i := strings.Index(url, "://"); i >= 0 {
+		rest = url[i+3:]
+	}
+	return "arn:aws:iam::" + account + ":oidc-provider/" + rest
+}
+
+// ProviderConditionPrefix is the prefix of a provider's condition keys
+// (host and path without the scheme: "gitlab.example.com:sub").
+func ProviderConditionPrefix(url string) string {
+	rest := url
+	if i := strings.Index(url, "://"); i >= 0 {
+		rest = url[i+3:]
+	}
+	return rest
+}
+
+// RoleARN is arn:aws:iam::<account>:role<path><name>.
+func RoleARN(account, path, name string) string {
+	return "arn:aws:iam::" + account + ":role" + path + name
+}
+
+// ParseRoleARN splits a role ARN into account, path and name.
+func ParseRoleARN(arn string) (account, path, name string, err error) {
+	const prefix = "arn:aws:iam::"
+	rest, ok := strings.CutPrefix(arn, prefix)
+	if !ok {
+		return "", "", "", fmt.Errorf("not an IAM ARN")
+	}
+	account, res, ok := strings.Cut(rest, ":")
+	if !ok || len(account) != 12 {
+		return "", "", "", fmt.Errorf("bad account in ARN")
+	}
+	res, ok = strings.CutPrefix(res, "role/")
+	if !ok || res == "" {
+		return "", "", "", fmt.Errorf("not a role ARN")
+	}
+	i := strings.LastIndexByte(res, '/')
+	path, name = "/"+res[:i+1], res[i+1:]
+	if i < 0 {
+		path = "/"
+	}
+	if name == "" {
+		return "", "", "", fmt.Errorf("role ARN without a name")
+	}
+	return account, path, name, nil
+}
+
+// idAlphabet is what IAM unique ids are made of after their prefix.
+var idAlphabet = base32.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567").WithPadding(base32.NoPadding)
+
+// StableID derives an IAM-style unique id (prefix + 17 characters) from a
+// seed, so config-declared entities keep their id across restarts.
+func StableID(prefix, seed string) string {
+	sum := sha256.Sum256([]byte("oidcfed iam id\x00" + seed))
+	return prefix + idAlphabet.EncodeToString(sum[:])[:17]
+}
