@@ -271,10 +271,11 @@ func renderJSON(w io.Writer, out *sts.AssumeRoleWithWebIdentityOutput) error {
 			SessionToken: aws.ToString(out.Credentials.SessionToken), Expiration: isoTime(out.Credentials.Expiration),
 		},
 		SubjectFromWebIdentityToken: aws.ToString(out.SubjectFromWebIdentityToken),
-		PackedPolicySize:            out.PackedPolicySize,
-		Provider:                    aws.ToString(out.Provider),
-		Audience:                    aws.ToString(out.Audience),
-		SourceIdentity:              aws.ToString(out.SourceIdentity),
+		//lint:ignore SA1019 the aws CLI still prints PackedPolicySize; scripts parse it
+		PackedPolicySize: out.PackedPolicySize,
+		Provider:         aws.ToString(out.Provider),
+		Audience:         aws.ToString(out.Audience),
+		SourceIdentity:   aws.ToString(out.SourceIdentity),
 	}
 	if u := out.AssumedRoleUser; u != nil {
 		doc.AssumedRoleUser = &assumedRoleUser{AssumedRoleID: aws.ToString(u.AssumedRoleId), Arn: aws.ToString(u.Arn)}
