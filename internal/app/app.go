@@ -277,8 +277,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
+	stsHandler, err := newSTS(o, directory, sealer, log)
+	if err != nil {
+		return fail(err)
+	}
 	mux := http.NewServeMux()
 	iss.Routes(mux, issuerURL.Path)
+	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
+	// one AWS_ENDPOINT_URL serves every client.
+	mux.Handle("POST /{$}", stsHandler)
+	mux.Handle("GET /{$}", stsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", o.Version)

@@ -61,9 +61,12 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		"export OIDCFED_ENDPOINT=" + shellQuote(s.URL),
 		"export OIDCFED_ISSUER=" + shellQuote(s.Issuer.Config().URL),
 		"export OIDCFED_RUNNER_TOKEN=" + shellQuote(token),
-		// The demo roles trust this issuer; AWS_ENDPOINT_URL joins them
-		// once the server answers STS.
+		// The same server answers STS: one endpoint for every AWS client.
+		"export AWS_ENDPOINT_URL=" + shellQuote(s.URL),
+		// AWS_REGION for the SDKs, AWS_DEFAULT_REGION for aws CLI v1 and
+		// botocore (which read only that one).
 		"export AWS_REGION=" + shellQuote(s.IAM.Region()),
+		"export AWS_DEFAULT_REGION=" + shellQuote(s.IAM.Region()),
 		"export OIDCFED_DEPLOY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevDeployRole)),
 		"export OIDCFED_CI_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevCIRole)),
 	}

@@ -192,3 +192,12 @@ func StableID(prefix, seed string) string {
 	sum := sha256.Sum256([]byte("oidcfed iam id\x00" + seed))
 	return prefix + idAlphabet.EncodeToString(sum[:])[:17]
 }
+
+// OIDCProviders lists the directory's providers, in no particular order.
+func (s *Static) OIDCProviders() []*OIDCProvider {
+	out := make([]*OIDCProvider, 0, len(s.providers))
+	for _, p := range s.providers {
+		out = append(out, p)
+	}
+	return out
+}

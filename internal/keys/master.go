@@ -309,3 +309,7 @@ func associatedData(header []byte, aad string) []byte {
 	out := make([]byte, 0, len(header)+len(aad))
 	return append(append(out, header...), aad...)
 }
+
+// DeriveKey derives a key for one purpose (named by info) from the current
+// master key; see MasterKey.DeriveKey.
+func (s *Sealer) DeriveKey(info string) []byte { return s.current.DeriveKey(info) }

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/oidcfed/oidcfed/internal/federation"
+	"github.com/oidcfed/oidcfed/internal/iam"
+	"github.com/oidcfed/oidcfed/internal/keys"
+	"github.com/oidcfed/oidcfed/internal/sigv4"
+	"github.com/oidcfed/oidcfed/internal/sts"
+)
+
+// sessionKeyGeneration is the STS session-key generation in use. Sessions
+// are sealed under a key derived from the master key; raising this (with
+// the previous generation kept in the ring) rotates it without cutting
+// live sessions.
+const sessionKeyGeneration = 1
+
+// newSTS builds the STS endpoint: a verifier for the directory's OIDC
+// providers (nothing is fetched until a token names one), the session
+// keyring, and the handler.
+func newSTS(o Options, dir *iam.Static, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, error) {
+	var providers []federation.Provider
+	for _, p := range dir.OIDCProviders() {
+		providers = append(providers, federation.Provider{
+			URL: p.URL, ClientIDs: p.ClientIDs, Thumbprints: p.Thumbprints, CABundlePEM: p.CABundlePEM,
+			AllowInsecureHTTPLoopback: p.AllowInsecureHTTP,
+		})
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	verifier, err := federation.New(federation.Options{Providers: providers, Now: now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := sts.NewSessionKeyring(sts.DeriveSessionKey(sealer.DeriveKey, sessionKeyGeneration))
+	if err != nil {
+		return nil, err
+	}
+	svc := sts.NewService(dir, verifier, keyring, now, log)
+	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: sigv4.NewKeyCache(1024), Log: log}), nil
+}

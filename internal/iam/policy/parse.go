@@ -1,0 +1,566 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// maxDepth bounds JSON nesting. A valid policy nests five deep (document, Statement list,
+// statement, Condition, operator, value list); the margin only lets the error say "syntax".
+const maxDepth = 16
+
+// Parse parses and validates the grammar common to every kind of policy, under the largest
+// default quota (an inline role policy's). Use ParseKind for a kind's own rules and quota.
+func Parse(doc []byte) (*Policy, error) {
+	return ParseWithLimit(doc, MaxInlineRolePolicySize)
+}
+
+// ParseKind parses under kind's default quota and checks kind's rules (Validate).
+func ParseKind(doc []byte, kind Kind) (*Policy, error) {
+	p, err := ParseWithLimit(doc, kind.MaxSize())
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(kind); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ParseWithLimit parses with a size quota of max characters (max <= 0: only the service
+// model's MaxDocumentChars). Size is counted as IAM counts it: characters, JSON whitespace
+// outside strings excluded. Over quota → *LimitError; anything else wrong → *MalformedError.
+//
+// JSON is read strictly: duplicate member names anywhere are an error (AWS silently keeps
+// one of two "StringEquals" blocks, dropping a condition; refusing is the safe reading),
+// invalid UTF-8 is an error, and so is anything after the document.
+func ParseWithLimit(doc []byte, max int) (*Policy, error) {
+	if len(doc) > 4*MaxDocumentChars { // cheap bound before counting: ≤ 4 bytes per character
+		return nil, &LimitError{Size: utf8.RuneCount(doc), Limit: quota(max)}
+	}
+	if n := policySize(doc); n > quota(max) {
+		return nil, &LimitError{Size: n, Limit: quota(max)}
+	}
+	root, err := decodeTree(doc)
+	if err != nil {
+		return nil, malformed(msgSyntax)
+	}
+	return buildPolicy(root)
+}
+
+func quota(max int) int {
+	if max <= 0 || max > MaxDocumentChars {
+		return MaxDocumentChars
+	}
+	return max
+}
+
+// policySize counts characters other than JSON whitespace outside strings.
+func policySize(doc []byte) int {
+	n, inString, escaped := 0, false, false
+	for _, c := range doc {
+		if c&0xC0 == 0x80 { // UTF-8 continuation byte: part of the previous character
+			continue
+		}
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// node is a decoded JSON value that keeps object member order (conditions are traced in
+// document order) and tells strings from numbers and booleans.
+type node struct {
+	kind    jsontext.Kind
+	text    string // string value, or raw number/true/false
+	members []member
+	items   []node
+}
+
+type member struct {
+	name  string
+	value node
+}
+
+func decodeTree(doc []byte) (node, error) {
+	// jsontext's defaults are the strictness we want: duplicate names and invalid UTF-8 fail.
+	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	n, err := decodeNode(dec, 0)
+	if err != nil {
+		return node{}, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return node{}, errors.New("trailing data after the document")
+	}
+	return n, nil
+}
+
+func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
+	if depth > maxDepth {
+		return node{}, errors.New("nested too deeply")
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return node{}, err
+	}
+	n := node{kind: tok.Kind()}
+	switch n.kind {
+	case '{':
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return node{}, err
+			}
+			name := tok.String() // before the next read invalidates tok
+			v, err := decodeNode(dec, depth+1)
+			if err != nil {
+				return node{}, err
+			}
+			n.members = append(n.members, member{name: name, value: v})
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return node{}, err
+		}
+	case '[':
+		for dec.PeekKind() != ']' {
+			v, err := decodeNode(dec, depth+1)
+			if err != nil {
+				return node{}, err
+			}
+			n.items = append(n.items, v)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return node{}, err
+		}
+	case 'n':
+	default:
+		n.text = tok.String()
+	}
+	if n.kind == 0 {
+		return node{}, errors.New("invalid token")
+	}
+	return n, nil
+}
+
+// strings returns a string-or-list-of-strings element; ok is false for any other shape,
+// including an empty list (AWS rejects "Resource": null and an element that names nothing).
+func (n node) strings() ([]string, bool) {
+	switch n.kind {
+	case '"':
+		return []string{n.text}, true
+	case '[':
+		if len(n.items) == 0 {
+			return nil, false
+		}
+		out := make([]string, 0, len(n.items))
+		for _, it := range n.items {
+			if it.kind != '"' {
+				return nil, false
+			}
+			out = append(out, it.text)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// scalars is strings() for condition values, which may also be written as JSON numbers or
+// booleans ("aws:MultiFactorAuthAge": 3600, "aws:SecureTransport": false); they are kept as
+// their JSON text, which is what IAM compares.
+func (n node) scalars() ([]string, bool) {
+	isScalar := func(k jsontext.Kind) bool { return k == '"' || k == '0' || k == 't' || k == 'f' }
+	if isScalar(n.kind) {
+		return []string{n.text}, true
+	}
+	if n.kind != '[' || len(n.items) == 0 {
+		return nil, false
+	}
+	out := make([]string, 0, len(n.items))
+	for _, it := range n.items {
+		if !isScalar(it.kind) {
+			return nil, false
+		}
+		out = append(out, it.text)
+	}
+	return out, true
+}
+
+func buildPolicy(root node) (*Policy, error) {
+	if root.kind != '{' {
+		return nil, malformed(msgSyntax)
+	}
+	p := &Policy{}
+	var stmts *node
+	for i := range root.members {
+		m := &root.members[i]
+		switch m.name {
+		case "Version":
+			if m.value.kind != '"' {
+				return nil, malformed(msgSyntax)
+			}
+			p.Version = m.value.text
+		case "Id":
+			if m.value.kind != '"' {
+				return nil, malformed(msgSyntax)
+			}
+			p.ID = m.value.text
+		case "Statement":
+			stmts = &m.value
+		default:
+			// Element names are case-sensitive: "statement" or "Condition" at the top level
+			// is an unknown element, not a synonym.
+			return nil, malformed(msgSyntax)
+		}
+	}
+	switch p.Version {
+	case "", Version2008:
+	case Version2012:
+		p.variables = true
+	default:
+		// Unconfirmed wording: AWS answers some Version mistakes this way.
+		return nil, malformed(msgLegacyParse)
+	}
+	if stmts == nil {
+		return nil, malformed(msgSyntax)
+	}
+	var list []node
+	switch stmts.kind {
+	case '{':
+		list = []node{*stmts}
+	case '[':
+		list = stmts.items
+	default:
+		return nil, malformed(msgSyntax)
+	}
+	if len(list) == 0 {
+		return nil, malformed(msgSyntax)
+	}
+	sids := make(map[string]bool, len(list))
+	for i := range list {
+		s, err := buildStatement(&list[i], p.variables)
+		if err != nil {
+			return nil, err
+		}
+		if s.Sid != "" {
+			if sids[s.Sid] {
+				// Wording recalled from IAM, unconfirmed.
+				return nil, malformed("Statement IDs (SID) in a single policy must be unique.")
+			}
+			sids[s.Sid] = true
+		}
+		p.Statements = append(p.Statements, s)
+	}
+	return p, nil
+}
+
+func buildStatement(n *node, vars bool) (*Statement, error) {
+	if n.kind != '{' {
+		return nil, malformed(msgSyntax)
+	}
+	s := &Statement{}
+	var cond *node
+	hasEffect := false
+	for i := range n.members {
+		m := &n.members[i]
+		var err error
+		switch m.name {
+		case "Sid":
+			if m.value.kind != '"' {
+				return nil, malformed(msgSyntax)
+			}
+			s.Sid = m.value.text
+			if !isAlnum(s.Sid) {
+				// Wording recalled from IAM (identity and trust policies), unconfirmed.
+				return nil, malformed("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
+			}
+		case "Effect":
+			if m.value.kind != '"' {
+				return nil, malformed(msgSyntax)
+			}
+			switch m.value.text {
+			case "Allow":
+				s.Effect = EffectAllow
+			case "Deny":
+				s.Effect = EffectDeny
+			default:
+				// Unconfirmed wording.
+				return nil, malformed("Invalid effect: " + m.value.text)
+			}
+			hasEffect = true
+		case "Principal":
+			s.Principal, err = buildPrincipals(&m.value)
+		case "NotPrincipal":
+			s.NotPrincipal, err = buildPrincipals(&m.value)
+		case "Action":
+			s.Action, err = actionList(&m.value)
+		case "NotAction":
+			s.NotAction, err = actionList(&m.value)
+		case "Resource":
+			s.Resource, err = resourceList(&m.value)
+		case "NotResource":
+			s.NotResource, err = resourceList(&m.value)
+		case "Condition":
+			cond = &m.value
+		default:
+			return nil, malformed(msgSyntax)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !hasEffect {
+		return nil, malformed("Missing required field Effect") // unconfirmed wording
+	}
+	if s.Principal != nil && s.NotPrincipal != nil ||
+		s.Action != nil && s.NotAction != nil ||
+		s.Resource != nil && s.NotResource != nil {
+		return nil, malformed(msgSyntax)
+	}
+	if s.Action == nil && s.NotAction == nil {
+		return nil, malformed("Policy statement must contain actions.") // unconfirmed wording
+	}
+	if s.NotPrincipal != nil && s.Effect == EffectAllow {
+		// AWS supports NotPrincipal only with Deny; an Allow with it grants to the whole world
+		// but the listed principals. Unconfirmed wording.
+		return nil, malformed("NotPrincipal is supported only with Effect Deny")
+	}
+	acts := s.Action
+	if acts == nil {
+		acts = s.NotAction
+	}
+	for _, a := range acts {
+		// Actions are never variables; compile with vars=false so "${" stays literal.
+		s.actions = append(s.actions, compileTemplate(a, false))
+	}
+	res := s.Resource
+	if res == nil {
+		res = s.NotResource
+	}
+	for _, r := range res {
+		s.resources = append(s.resources, compileTemplate(r, vars))
+	}
+	if cond != nil {
+		var err error
+		if s.Conditions, err = buildConditions(cond, vars); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// actionList checks each action is "*" or "service:action": the service prefix is a plain
+// name and the action part may use wildcards.
+func actionList(n *node) ([]string, error) {
+	list, ok := n.strings()
+	if !ok {
+		return nil, malformed(msgSyntax)
+	}
+	for _, a := range list {
+		if a == "*" {
+			continue
+		}
+		service, name, found := strings.Cut(a, ":")
+		if !found || service == "" || name == "" {
+			// Unconfirmed wording (IAM names the offending action in its message).
+			return nil, malformed("Invalid action: " + a)
+		}
+		if strings.Contains(name, ":") {
+			return nil, malformed(msgActionColons)
+		}
+		if strings.ContainsAny(service, "*? \t\r\n") {
+			// Unconfirmed wording.
+			return nil, malformed("Vendor " + service + " is not valid")
+		}
+	}
+	return list, nil
+}
+
+// resourceList accepts "*" or an ARN ("arn:" and at least six components). Unconfirmed wording.
+func resourceList(n *node) ([]string, error) {
+	list, ok := n.strings()
+	if !ok {
+		return nil, malformed(msgSyntax)
+	}
+	for _, r := range list {
+		if r == "*" {
+			continue
+		}
+		if _, ok := arnSegments(r); !ok || !strings.HasPrefix(r, "arn:") {
+			return nil, malformed("Resource " + r + " must be in ARN format or \"*\".")
+		}
+	}
+	return list, nil
+}
+
+func invalidPrincipal(typ, value string) error {
+	// Wording as reported from IAM: Invalid principal in policy: "AWS":"arn:..."
+	return malformed(fmt.Sprintf("Invalid principal in policy: %s:%s", strconv.Quote(typ), strconv.Quote(value)))
+}
+
+func buildPrincipals(n *node) (*Principals, error) {
+	if n.kind == '"' {
+		if n.text != "*" {
+			return nil, malformed("Invalid principal in policy")
+		}
+		return &Principals{Any: true}, nil
+	}
+	if n.kind != '{' || len(n.members) == 0 {
+		return nil, malformed("Invalid principal in policy")
+	}
+	p := &Principals{}
+	for i := range n.members {
+		m := &n.members[i]
+		list, ok := m.value.strings()
+		if !ok {
+			return nil, malformed("Invalid principal in policy")
+		}
+		for _, v := range list {
+			if !validPrincipal(m.name, v) {
+				return nil, invalidPrincipal(m.name, v)
+			}
+		}
+		switch m.name {
+		case "AWS":
+			p.AWS = list
+		case "Federated":
+			p.Federated = list
+		case "Service":
+			p.Service = list
+		case "CanonicalUser":
+			p.CanonicalUser = list
+		default:
+			return nil, invalidPrincipal(m.name, list[0])
+		}
+	}
+	return p, nil
+}
+
+func validPrincipal(typ, v string) bool {
+	if v == "" || strings.ContainsAny(v, " \t\r\n") {
+		return false
+	}
+	switch typ {
+	case "AWS":
+		if v == "*" || isAccountID(v) {
+			return true
+		}
+		seg, ok := arnSegments(v)
+		return ok && seg[0] == "arn" && seg[2] != "" && seg[5] != "" && !strings.ContainsAny(v, "*?")
+	case "Federated", "Service":
+		return !strings.ContainsAny(v, "?") && (v == "*" || !strings.Contains(v, "*"))
+	case "CanonicalUser":
+		return len(v) == 64 && isHex(v)
+	}
+	return true // unknown types are reported by the caller with their name
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func buildConditions(n *node, vars bool) ([]*Condition, error) {
+	if n.kind != '{' {
+		return nil, malformed(msgSyntax)
+	}
+	var out []*Condition
+	for i := range n.members {
+		opm := &n.members[i]
+		op, ok := parseOperator(opm.name)
+		if !ok {
+			// Unconfirmed wording.
+			return nil, malformed("Invalid Condition type : " + opm.name)
+		}
+		if opm.value.kind != '{' || len(opm.value.members) == 0 {
+			return nil, malformed(msgSyntax)
+		}
+		for j := range opm.value.members {
+			km := &opm.value.members[j]
+			values, ok := km.value.scalars()
+			if !ok || km.name == "" {
+				return nil, malformed(msgSyntax)
+			}
+			c, err := newCondition(opm.name, op, km.name, values, vars)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Validate checks the rules of kind on top of the common grammar.
+func (p *Policy) Validate(kind Kind) error {
+	for _, s := range p.Statements {
+		hasPrincipal := s.Principal != nil || s.NotPrincipal != nil
+		hasResource := s.Resource != nil || s.NotResource != nil
+		switch kind {
+		case TrustPolicy:
+			if !hasPrincipal {
+				return malformed("Missing required field Principal") // unconfirmed wording
+			}
+			if hasResource {
+				return malformed("Has prohibited field Resource") // recalled, unconfirmed
+			}
+		case IdentityPolicy, SessionPolicy:
+			if hasPrincipal {
+				return malformed("Policy document should not specify a principal.") // recalled
+			}
+			if !hasResource {
+				return malformed("Policy statement must contain resources.") // unconfirmed wording
+			}
+		default:
+			return fmt.Errorf("policy: unknown kind %v", kind)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package policy
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestVariablesInResource(t *testing.T) {
+	policy := func(version, resource string) *Policy {
+		return mustParse(t, IdentityPolicy, fmt.Sprintf(`{"Version":%q,"Statement":{"Effect":"Allow","Action":"s3:*","Resource":%q}}`, version, resource))
+	}
+	c := ctx("aws:username", "alice", "gitlab.example.com:sub", "project_path:g/p:ref_type:branch:ref:main", "k:star", "a*", "k:multi", []string{"x", "y"})
+	cases := []struct {
+		name, version, resource, target string
+		want                            bool
+	}{
+		{"substituted", Version2012, "arn:aws:s3:::home/${aws:username}/*", "arn:aws:s3:::home/alice/f", true},
+		{"other user", Version2012, "arn:aws:s3:::home/${aws:username}/*", "arn:aws:s3:::home/bob/f", false},
+		{"key case-insensitive", Version2012, "arn:aws:s3:::home/${AWS:UserName}/*", "arn:aws:s3:::home/alice/f", true},
+		{"provider key", Version2012, "arn:aws:s3:::b/${gitlab.example.com:sub}", "arn:aws:s3:::b/project_path:g/p:ref_type:branch:ref:main", true},
+		{"2008: literal text", Version2008, "arn:aws:s3:::home/${aws:username}/*", "arn:aws:s3:::home/alice/f", false},
+		{"2008: literal matches itself", Version2008, "arn:aws:s3:::home/${aws:username}/*", "arn:aws:s3:::home/${aws:username}/f", true},
+		{"missing without default: no match", Version2012, "arn:aws:s3:::home/${aws:userid}/*", "arn:aws:s3:::home//f", false},
+		{"default", Version2012, "arn:aws:s3:::home/${aws:userid, 'shared'}/*", "arn:aws:s3:::home/shared/f", true},
+		{"default unused when present", Version2012, "arn:aws:s3:::home/${aws:username,'shared'}/*", "arn:aws:s3:::home/alice/f", true},
+		{"escape star is literal", Version2012, "arn:aws:s3:::b/${*}", "arn:aws:s3:::b/*", true},
+		{"escape star is not a wildcard", Version2012, "arn:aws:s3:::b/${*}", "arn:aws:s3:::b/x", false},
+		{"escape question mark", Version2012, "arn:aws:s3:::b/${?}", "arn:aws:s3:::b/?", true},
+		{"escape question mark not wildcard", Version2012, "arn:aws:s3:::b/${?}", "arn:aws:s3:::b/x", false},
+		{"escape dollar", Version2012, "arn:aws:s3:::b/${$}{x}", "arn:aws:s3:::b/${x}", true},
+		{"value with star is literal", Version2012, "arn:aws:s3:::b/${k:star}", "arn:aws:s3:::b/a*", true},
+		{"value with star is not a wildcard", Version2012, "arn:aws:s3:::b/${k:star}", "arn:aws:s3:::b/abc", false},
+		{"multi-valued key does not resolve", Version2012, "arn:aws:s3:::b/${k:multi}", "arn:aws:s3:::b/x", false},
+		{"unterminated is literal", Version2012, "arn:aws:s3:::b/${aws:username", "arn:aws:s3:::b/${aws:username", true},
+		{"malformed default is literal", Version2012, "arn:aws:s3:::b/${aws:username, shared}", "arn:aws:s3:::b/${aws:username, shared}", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &Request{Action: "s3:GetObject", Resource: tc.target, Context: c}
+			if got := Evaluate(req, policy(tc.version, tc.resource)).Allowed; got != tc.want {
+				t.Errorf("Resource %q vs %q: got %v, want %v", tc.resource, tc.target, got, tc.want)
+			}
+		})
+	}
+
+	// NotResource with an unresolved variable: the statement does not apply at all.
+	p := mustParse(t, IdentityPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+		{"Effect":"Deny","Action":"*","NotResource":"arn:aws:s3:::home/${aws:userid}/*"}]}`)
+	d, trace := EvaluateTrace(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::x", Context: c}, p)
+	if d.Effect != Allow || trace[1].Failed != "NotResource" || trace[1].Reason != "policy variable ${aws:userid} has no value" {
+		t.Errorf("got %+v, trace %+v", d, trace[1])
+	}
+}
+
+func TestVariablesInConditions(t *testing.T) {
+	c := ctx("aws:username", "alice", "s3:prefix", "alice/home/x", "k:owner", "alice", "k:star", "*", "k:arn", "arn:aws:iam::1:user/alice")
+	cases := []struct {
+		name, version, cond string
+		want                bool
+	}{
+		{"StringLike with variable", Version2012, `{"StringLike":{"s3:prefix":"${aws:username}/home/*"}}`, true},
+		{"StringEquals with variable", Version2012, `{"StringEquals":{"k:owner":"${aws:username}"}}`, true},
+		{"2008 keeps it literal", Version2008, `{"StringEquals":{"k:owner":"${aws:username}"}}`, false},
+		{"unresolved: positive false", Version2012, `{"StringEquals":{"k:owner":"${aws:userid}"}}`, false},
+		{"unresolved: negated false too", Version2012, `{"StringNotEquals":{"k:owner":"${aws:userid}"}}`, false},
+		{"default in condition", Version2012, `{"StringEquals":{"k:owner":"${aws:userid,'alice'}"}}`, true},
+		{"escape in StringEquals", Version2012, `{"StringEquals":{"k:star":"${*}"}}`, true},
+		{"escape in StringLike is literal", Version2012, `{"StringLike":{"k:owner":"${*}"}}`, false},
+		{"ArnLike with variable", Version2012, `{"ArnLike":{"k:arn":"arn:aws:iam::1:user/${aws:username}"}}`, true},
+		{"ArnNotLike with variable", Version2012, `{"ArnNotLike":{"k:arn":"arn:aws:iam::*:user/${aws:username}"}}`, false},
+		{"variable among plain values", Version2012, `{"StringEquals":{"k:owner":["${aws:username}","bob"]}}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := condAllows(t, tc.version, tc.cond, c); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	// The trace shows the substituted expectation.
+	p := mustParse(t, IdentityPolicy, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"k:owner":"${aws:username}-admin"}}}}`)
+	_, trace := EvaluateTrace(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b", Context: c}, p)
+	if ct := trace[0].Condition; ct == nil || len(ct.Expected) != 1 || ct.Expected[0] != "alice-admin" {
+		t.Errorf("trace %+v", ct)
+	}
+}
+
+func TestCompileTemplate(t *testing.T) {
+	tm := compileTemplate("a${x:y, 'd'}b${*}c${ bad key }", true)
+	if len(tm.parts) != 5 {
+		t.Fatalf("parts %+v", tm.parts)
+	}
+	if p := tm.parts[1]; p.kind != partVariable || p.text != "x:y" || p.def != "d" || !p.hasDefault {
+		t.Errorf("variable part %+v", p)
+	}
+	if p := tm.parts[4]; p.kind != partLiteral || p.text != "c${ bad key }" {
+		t.Errorf("tail %+v", p)
+	}
+	if compileTemplate("no variables", true).parts != nil {
+		t.Error("parts for plain text")
+	}
+}

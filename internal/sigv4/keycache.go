@@ -1,0 +1,77 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"sync"
+)
+
+// KeyCache holds derived signing keys. A signing key depends only on the secret, the scope date,
+// region and service, so one derivation (four HMACs) serves a credential all day. Entries are
+// keyed by a SHA-256 of the secret, never the secret itself, and the cache is bounded: when full,
+// an arbitrary entry is evicted (Go map iteration order), which needs no bookkeeping and cannot be
+// steered into unbounded growth by requests. Safe for concurrent use; the zero value is not usable.
+type KeyCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[keyCacheKey][sha256.Size]byte
+}
+
+type keyCacheKey struct {
+	secret  [sha256.Size]byte
+	date    string
+	region  string
+	service string
+}
+
+// NewKeyCache returns a cache of at most max signing keys (max < 1 means 1).
+func NewKeyCache(max int) *KeyCache {
+	if max < 1 {
+		max = 1
+	}
+	return &KeyCache{max: max, m: make(map[keyCacheKey][sha256.Size]byte)}
+}
+
+// Len reports the number of cached keys.
+func (c *KeyCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+func (c *KeyCache) get(secret, date, region, service string) [sha256.Size]byte {
+	k := keyCacheKey{secret: sha256.Sum256([]byte(secret)), date: date, region: region, service: service}
+	c.mu.Lock()
+	key, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return key
+	}
+	key = deriveSigningKey(secret, date, region, service)
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = key
+	c.mu.Unlock()
+	return key
+}
+
+// deriveSigningKey is the SigV4 HMAC chain:
+// kDate = HMAC("AWS4"+secret, date), kRegion, kService, kSigning = HMAC(kService, "aws4_request").
+func deriveSigningKey(secret, date, region, service string) [sha256.Size]byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	k = hmacSHA256(k, terminator)
+	return [sha256.Size]byte(k)
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}

@@ -1,0 +1,215 @@
+package sts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/sigv4"
+)
+
+// MaxBody bounds an STS request body. AWS's own limit is larger (10 MB);
+// nothing an STS call carries comes near 1 MB (a token is at most 20,000
+// characters, a session policy 2,048).
+const MaxBody = 1 << 20
+
+// APIVersion is the only STS version there is.
+const APIVersion = "2011-06-15"
+
+// HandlerOptions configure the STS HTTP endpoint.
+type HandlerOptions struct {
+	// Region is the region STS signs and answers for.
+	Region string
+	// KeyCache caches SigV4 signing keys; nil derives them per request.
+	KeyCache *sigv4.KeyCache
+	// Log receives request failures with their causes.
+	Log *slog.Logger
+}
+
+// Handler serves the STS Query API (POST form bodies and GET query strings).
+type Handler struct {
+	svc  *Service
+	opts HandlerOptions
+}
+
+// NewHandler returns the HTTP endpoint for svc.
+func NewHandler(svc *Service, opts HandlerOptions) *Handler {
+	if opts.Log == nil {
+		opts.Log = svc.log
+	}
+	return &Handler{svc: svc, opts: opts}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := awsproto.NewRequestID()
+	// The body is read once: the Query parser and (for signed actions) the
+	// SigV4 payload hash both need it.
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.InternalFailure().WithCause(err))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	values, err := awsproto.ParseQuery(r, MaxBody)
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.AsError(err))
+		return
+	}
+	action := values.Action()
+	if action == "" {
+		h.fail(w, r, requestID, awsproto.MissingAction())
+		return
+	}
+	if v := values.Version(); v != APIVersion {
+		h.fail(w, r, requestID, awsproto.InvalidAction(action, v))
+		return
+	}
+	switch action {
+	case "AssumeRoleWithWebIdentity":
+		// Unsigned by design (the token is the credential): any signature
+		// the caller added is ignored, as the model's noAuth says.
+		h.assumeRoleWithWebIdentity(w, r, requestID, values)
+	case "GetCallerIdentity":
+		h.getCallerIdentity(w, r, requestID, body)
+	default:
+		h.fail(w, r, requestID, awsproto.InvalidAction(action, values.Version()))
+	}
+}
+
+func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request, requestID string, v awsproto.Values) {
+	in := &AssumeRoleWithWebIdentityInput{
+		RoleARN:          v.Get("RoleArn"),
+		RoleSessionName:  v.Get("RoleSessionName"),
+		WebIdentityToken: v.Get("WebIdentityToken"),
+		ProviderID:       v.Get("ProviderId"),
+		Policy:           v.Get("Policy"),
+		SourceIP:         sourceIP(r),
+	}
+	if raw, ok := v.Lookup("DurationSeconds"); ok {
+		d, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '"+truncateValue(raw)+"' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"))
+			return
+		}
+		in.DurationSeconds = &d
+	}
+	arns, err := v.Structs("PolicyArns", "arn")
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.AsError(err))
+		return
+	}
+	for _, a := range arns {
+		in.PolicyARNs = append(in.PolicyARNs, a["arn"])
+	}
+	out, err := h.svc.AssumeRoleWithWebIdentity(r.Context(), in)
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.AsError(err))
+		return
+	}
+	awsproto.WriteQueryResponse(w, Namespace, "AssumeRoleWithWebIdentity", requestID, func(x *awsproto.XMLWriter) {
+		x.Start("Credentials")
+		x.Element("AccessKeyId", out.Credentials.AccessKeyID)
+		x.Element("SecretAccessKey", out.Credentials.SecretAccessKey)
+		x.Element("SessionToken", out.Credentials.SessionToken)
+		x.Element("Expiration", out.Credentials.Expiration.UTC().Format(time.RFC3339))
+		x.End("Credentials")
+		x.Element("SubjectFromWebIdentityToken", out.Subject)
+		x.Start("AssumedRoleUser")
+		x.Element("AssumedRoleId", out.AssumedRoleID)
+		x.Element("Arn", out.AssumedRoleARN)
+		x.End("AssumedRoleUser")
+		if out.PackedPolicySize != nil {
+			x.Element("PackedPolicySize", strconv.Itoa(*out.PackedPolicySize))
+		}
+		x.Element("Provider", out.Provider)
+		x.Element("Audience", out.Audience)
+		x.OptElement("SourceIdentity", out.SourceIdentity)
+	})
+}
+
+func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requestID string, body []byte) {
+	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
+		Service:     "sts",
+		Regions:     []string{h.opts.Region},
+		Credentials: sigv4.CredentialSourceFunc(h.svc.lookupCredentials),
+		Now:         h.svc.now,
+		KeyCache:    h.opts.KeyCache,
+	})
+	if err != nil {
+		h.fail(w, r, requestID, sigv4Error(err))
+		return
+	}
+	sess := res.Principal.(*Session)
+	_, roleName := roleNameFromARN(sess.RoleARN)
+	awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+		x.Element("UserId", sess.RoleID+":"+sess.SessionName)
+		x.Element("Account", h.svc.dir.Account())
+		x.Element("Arn", assumedRoleARN(h.svc.dir.Account(), roleName, sess.SessionName))
+	})
+}
+
+// lookupCredentials is the SigV4 credential source: temporary credentials
+// are opened from their session token; nothing is looked up in a store.
+// Long-term access keys (AKIA) arrive with the IAM API.
+func (s *Service) lookupCredentials(_ context.Context, accessKeyID, sessionToken string) (sigv4.Credentials, any, error) {
+	if !strings.HasPrefix(accessKeyID, "ASIA") {
+		return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
+	}
+	if sessionToken == "" {
+		return sigv4.Credentials{}, nil, sigv4.ErrInvalidSessionToken
+	}
+	sess, err := s.keyring.Open(accessKeyID, sessionToken, s.now())
+	switch {
+	case errors.Is(err, ErrExpiredToken):
+		return sigv4.Credentials{}, nil, sigv4.ErrExpiredToken
+	case err != nil:
+		return sigv4.Credentials{}, nil, errors.Join(sigv4.ErrInvalidSessionToken, err)
+	}
+	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sessionToken}, sess, nil
+}
+
+// roleNameFromARN splits arn:aws:iam::<acct>:role/<path><name>.
+func roleNameFromARN(arn string) (path, name string) {
+	rest := arn[strings.Index(arn, ":role/")+len(":role"):]
+	i := strings.LastIndexByte(rest, '/')
+	return rest[:i+1], rest[i+1:]
+}
+
+// sigv4Error maps the verifier's typed errors to the envelope.
+func sigv4Error(err error) *awsproto.Error {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		return awsproto.NewError(se.Status, se.Code, se.Message).WithCause(err)
+	}
+	return awsproto.InternalFailure().WithCause(err)
+}
+
+// fail writes e and logs its cause (never a credential: causes are built
+// without request values that could carry one).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, requestID string, e *awsproto.Error) {
+	level := slog.LevelInfo
+	if e.HTTPStatus >= 500 {
+		level = slog.LevelError
+	}
+	h.opts.Log.Log(r.Context(), level, "sts request refused", "aws_request_id", requestID, "code", e.Code,
+		"status", e.HTTPStatus, "cause", errors.Unwrap(e))
+	awsproto.WriteQueryError(w, Namespace, requestID, e)
+}
+
+// sourceIP is the caller's address for aws:SourceIp (no proxy headers are
+// trusted yet).
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}

@@ -1,0 +1,372 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/federation"
+	"github.com/oidcfed/oidcfed/internal/iam"
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
+)
+
+// Namespace is the STS Query protocol's XML namespace.
+const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// Service implements the STS actions on top of the IAM directory, the
+// web-identity verifier, the policy engine and the session keyring.
+type Service struct {
+	dir      iam.Directory
+	verifier *federation.Verifier
+	keyring  *SessionKeyring
+	now      func() time.Time
+	log      *slog.Logger
+
+	// Parsed trust policies by document text: parsing is pure and the
+	// documents change rarely, so a role's policy is parsed once.
+	policies sync.Map // string → *policy.Policy
+}
+
+// NewService wires a Service. now may be nil (time.Now).
+func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *SessionKeyring, now func() time.Time, log *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log}
+}
+
+// AssumeRoleWithWebIdentityInput is the action's parameters.
+type AssumeRoleWithWebIdentityInput struct {
+	RoleARN          string
+	RoleSessionName  string
+	WebIdentityToken string
+	ProviderID       string
+	Policy           string
+	PolicyARNs       []string
+	DurationSeconds  *int64
+	// SourceIP is the caller's address, for aws:SourceIp.
+	SourceIP string
+}
+
+// AssumeRoleWithWebIdentityOutput is the action's result.
+type AssumeRoleWithWebIdentityOutput struct {
+	Credentials      Credentials
+	Subject          string
+	AssumedRoleID    string
+	AssumedRoleARN   string
+	Provider         string
+	Audience         string
+	SourceIdentity   string
+	PackedPolicySize *int
+}
+
+// Validation patterns from the STS model (botocore sts/2011-06-15).
+var (
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	arnTypeRE     = regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{007E}\x{0085}\x{00A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+$`)
+	policyCharsRE = regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`)
+)
+
+// validationErrors collects constraint violations the way AWS's request
+// validation reports them: "N validation error(s) detected: a; b".
+type validationErrors []string
+
+func (v *validationErrors) add(format string, args ...any) {
+	*v = append(*v, fmt.Sprintf(format, args...))
+}
+
+func (v validationErrors) err() *awsproto.Error {
+	if len(v) == 0 {
+		return nil
+	}
+	noun := "error"
+	if len(v) > 1 {
+		noun = "errors"
+	}
+	return awsproto.ValidationError(fmt.Sprintf("%d validation %s detected: %s", len(v), noun, strings.Join(v, "; ")))
+}
+
+func (in *AssumeRoleWithWebIdentityInput) validate() *awsproto.Error {
+	var v validationErrors
+	switch n := utf8.RuneCountInString(in.RoleARN); {
+	case in.RoleARN == "":
+		v.add("Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
+	case n < 20:
+		v.add("Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleARN)
+	case n > 2048:
+		v.add("Value at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 2048")
+	case !arnTypeRE.MatchString(in.RoleARN):
+		v.add("Value at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+")
+	}
+	switch n := utf8.RuneCountInString(in.RoleSessionName); {
+	case in.RoleSessionName == "":
+		v.add("Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
+	case !sessionNameRE.MatchString(in.RoleSessionName):
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", truncateValue(in.RoleSessionName))
+	case n < 2:
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", in.RoleSessionName)
+	case n > 64:
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", truncateValue(in.RoleSessionName))
+	}
+	// The token is sensitive: its value is never echoed.
+	switch n := len(in.WebIdentityToken); {
+	case in.WebIdentityToken == "":
+		v.add("Value null at 'webIdentityToken' failed to satisfy constraint: Member must not be null")
+	case n < 4:
+		v.add("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")
+	case n > 20000:
+		v.add("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000")
+	}
+	if d := in.DurationSeconds; d != nil {
+		switch {
+		case *d < 900:
+			v.add("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", *d)
+		case *d > 43200:
+			v.add("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", *d)
+		}
+	}
+	if in.Policy != "" {
+		switch n := utf8.RuneCountInString(in.Policy); {
+		case n > 2048:
+			v.add("Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
+		case !policyCharsRE.MatchString(in.Policy):
+			v.add("Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+")
+		}
+	}
+	if len(in.PolicyARNs) > 10 {
+		v.add("Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10")
+	}
+	for i, arn := range in.PolicyARNs {
+		if n := utf8.RuneCountInString(arn); n < 20 || n > 2048 {
+			v.add("Value at 'policyArns.%d.member.arn' failed to satisfy constraint: Member must have length between 20 and 2048", i+1)
+		}
+	}
+	return v.err()
+}
+
+func truncateValue(s string) string {
+	if utf8.RuneCountInString(s) > 100 {
+		return string([]rune(s)[:100])
+	}
+	return s
+}
+
+// Errors the action answers with, as AWS words them (aws-sts-iam.md §2).
+var (
+	errNotAuthorizedWebIdentity = func() *awsproto.Error {
+		return awsproto.NewError(http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	}
+	errDurationOverRoleMax = func() *awsproto.Error {
+		return awsproto.ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+)
+
+// Claims AWS reads from a web-identity token beyond the registered ones.
+const (
+	claimSourceIdentity = "https://aws.amazon.com/source_identity"
+	claimTags           = "https://aws.amazon.com/tags"
+)
+
+// AssumeRoleWithWebIdentity verifies the token, evaluates the role's trust
+// policy and issues temporary credentials. Every failure is an
+// *awsproto.Error carrying AWS's code, status and message; the cause, for
+// the log, is wrapped inside it.
+func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleWithWebIdentityInput) (*AssumeRoleWithWebIdentityOutput, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if in.ProviderID != "" {
+		// ProviderId is for OAuth 2.0 access tokens of Amazon and Facebook
+		// only; with an OIDC ID token AWS refuses it.
+		return nil, awsproto.InvalidParameterValue("ProviderId is not supported for OpenID Connect identity tokens")
+	}
+	// Tokens read from files (web_identity_token_file, file://) end in a
+	// newline when written with echo, and the SDKs send them as read; the
+	// seeds' scripts do exactly that against AWS. Surrounding whitespace is
+	// dropped here; inside the token the decoder stays strict.
+	verified, err := s.verifier.Verify(ctx, strings.Trim(in.WebIdentityToken, " \t\r\n"))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	role, err := s.dir.RoleByARN(ctx, in.RoleARN)
+	if err != nil {
+		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s: %w", in.RoleARN, err))
+	}
+	provider, err := s.dir.OIDCProviderByURL(ctx, verified.Provider.URL)
+	if err != nil {
+		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("provider %s vanished: %w", verified.Provider.URL, err))
+	}
+	trust, err := s.parsedTrust(role.TrustPolicy)
+	if err != nil {
+		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
+	}
+	now := s.now()
+	sourceIdentity, _ := verified.Claims.Raw[claimSourceIdentity].(string)
+	wi := policy.WebIdentity{
+		ProviderARN:     provider.ARN,
+		ProviderKey:     iam.ProviderConditionPrefix(provider.URL),
+		Audience:        verified.Audience,
+		TokenAudiences:  verified.Claims.Audience,
+		Subject:         verified.Claims.Subject,
+		AMR:             verified.Claims.AMR,
+		IssuedAt:        verified.Claims.IssuedAt,
+		CurrentTime:     now,
+		SourceIP:        in.SourceIP,
+		RequestedRegion: s.dir.Region(),
+		RoleSessionName: in.RoleSessionName,
+		SourceIdentity:  sourceIdentity,
+	}
+	if provider.AllClaimConditionKeys {
+		wi.Claims = claimConditionValues(verified.Claims.Raw)
+	}
+	actions := []string{"sts:AssumeRoleWithWebIdentity"}
+	if _, ok := verified.Claims.Raw[claimTags]; ok {
+		actions = append(actions, "sts:TagSession")
+	}
+	if sourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	for _, action := range actions {
+		if d := policy.EvaluateTrust(wi.Request(action), trust); !d.Allowed {
+			return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("trust policy of %s does not allow %s for sub %q", role.ARN, action, verified.Claims.Subject))
+		}
+	}
+	duration := time.Hour
+	if in.DurationSeconds != nil {
+		duration = time.Duration(*in.DurationSeconds) * time.Second
+	}
+	if duration > role.MaxSessionDuration && role.MaxSessionDuration > 0 {
+		return nil, errDurationOverRoleMax()
+	}
+	if in.Policy != "" {
+		if _, err := policy.ParseKind([]byte(in.Policy), policy.SessionPolicy); err != nil {
+			return nil, malformedPolicy(err)
+		}
+	}
+	session := Session{
+		RoleARN:        role.ARN,
+		RoleID:         role.ID,
+		SessionName:    in.RoleSessionName,
+		SourceIdentity: sourceIdentity,
+		ProviderARN:    provider.ARN,
+		Subject:        verified.Claims.Subject,
+		Audience:       verified.Audience,
+		Policy:         in.Policy,
+		PolicyARNs:     in.PolicyARNs,
+		IssuedAt:       now,
+		Expiration:     now.Add(duration),
+	}
+	creds, err := s.keyring.Seal(session)
+	if err != nil {
+		return nil, awsproto.AsError(err)
+	}
+	out := &AssumeRoleWithWebIdentityOutput{
+		Credentials:    creds,
+		Subject:        verified.Claims.Subject,
+		AssumedRoleID:  role.ID + ":" + in.RoleSessionName,
+		AssumedRoleARN: assumedRoleARN(s.dir.Account(), role.Name, in.RoleSessionName),
+		Provider:       provider.ARN,
+		Audience:       verified.Audience,
+		SourceIdentity: sourceIdentity,
+	}
+	if in.Policy != "" || len(in.PolicyARNs) > 0 {
+		size := packedPolicySize(in.Policy, in.PolicyARNs)
+		out.PackedPolicySize = &size
+	}
+	s.log.InfoContext(ctx, "AssumeRoleWithWebIdentity", "role", role.ARN, "session", in.RoleSessionName,
+		"sub", verified.Claims.Subject, "provider", provider.ARN, "expires", session.Expiration)
+	return out, nil
+}
+
+// parsedTrust parses (once per document) a role's trust policy.
+func (s *Service) parsedTrust(doc string) (*policy.Policy, error) {
+	if p, ok := s.policies.Load(doc); ok {
+		return p.(*policy.Policy), nil
+	}
+	p, err := policy.ParseKind([]byte(doc), policy.TrustPolicy)
+	if err != nil {
+		return nil, err
+	}
+	s.policies.Store(doc, p)
+	return p, nil
+}
+
+// assumedRoleARN is arn:aws:sts::<account>:assumed-role/<role name>/<session>
+// (no role path, as AWS writes it).
+func assumedRoleARN(account, roleName, session string) string {
+	return "arn:aws:sts::" + account + ":assumed-role/" + roleName + "/" + session
+}
+
+// packedPolicySize approximates AWS's percentage of the packed session
+// policy budget; AWS's packing is not public, so this is the plain size
+// against the 2,048-character limit.
+func packedPolicySize(policy string, arns []string) int {
+	n := len(policy)
+	for _, a := range arns {
+		n += len(a)
+	}
+	return min(100, (n*100+2047)/2048)
+}
+
+// claimConditionValues renders every string, number and boolean claim
+// (and lists of them) as condition-key values, for providers that opted in
+// to claim_condition_keys: all.
+func claimConditionValues(raw map[string]any) map[string][]string {
+	out := make(map[string][]string, len(raw))
+	for name, v := range raw {
+		if strings.Contains(name, "://") {
+			continue // AWS's namespaced claims are not condition keys
+		}
+		switch x := v.(type) {
+		case string:
+			out[name] = []string{x}
+		case bool:
+			out[name] = []string{strconv.FormatBool(x)}
+		case federation.Number:
+			out[name] = []string{x.String()}
+		case []any:
+			var vals []string
+			for _, e := range x {
+				if str, ok := e.(string); ok {
+					vals = append(vals, str)
+				}
+			}
+			if len(vals) > 0 {
+				out[name] = vals
+			}
+		}
+	}
+	return out
+}
+
+// tokenError maps a verifier failure to STS's answer.
+func tokenError(err error) *awsproto.Error {
+	var te *federation.TokenError
+	if !errors.As(err, &te) {
+		return awsproto.InternalFailure().WithCause(err)
+	}
+	status := http.StatusBadRequest
+	return awsproto.NewError(status, string(te.Code), te.Message).WithCause(err)
+}
+
+// malformedPolicy maps a session policy parse failure.
+func malformedPolicy(err error) *awsproto.Error {
+	var me *policy.MalformedError
+	msg := "Syntax errors in policy."
+	if errors.As(err, &me) {
+		msg = me.Message
+	}
+	return awsproto.NewError(http.StatusBadRequest, "MalformedPolicyDocument", msg).WithCause(err)
+}
