@@ -60,6 +60,7 @@ func (x *XMLWriter) indent() {
 
 // StartRoot opens the document element with its namespace.
 func (x *XMLWriter) StartRoot(name, namespace string) {
+	x.buf.Grow(2048) // an STS response with a session token is ~1.5 KB
 	x.indent()
 	x.buf.WriteString("<" + name + ` xmlns="`)
 	escapeXML(&x.buf, namespace, true)
@@ -106,9 +107,19 @@ func (x *XMLWriter) Bytes() []byte { return x.buf.Bytes() }
 // invalid UTF-8, U+FFFE/U+FFFF) with U+FFFD, so no value of ours, however
 // it came in, can make a document an SDK refuses to parse.
 func escapeXML(b *bytes.Buffer, s string, attr bool) {
+	// Runs of printable ASCII that need no escaping (session tokens,
+	// ARNs, ids: nearly everything) are copied in one write.
+	start := 0
 	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>' && (c != '"' || !attr) {
+			i++
+			continue
+		}
+		b.WriteString(s[start:i])
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
+		start = i
 		switch {
 		case r == '&':
 			b.WriteString("&amp;")
@@ -130,6 +141,7 @@ func escapeXML(b *bytes.Buffer, s string, attr bool) {
 			b.WriteString(s[i-size : i])
 		}
 	}
+	b.WriteString(s[start:])
 }
 
 // WriteQueryResponse writes a Query-protocol success response:

@@ -1,10 +1,8 @@
 package sts
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,13 +50,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	// The body is read once: the Query parser and (for signed actions) the
 	// SigV4 payload hash both need it.
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	body, err := awsproto.ReadBody(r, MaxBody)
 	if err != nil {
-		h.fail(w, r, requestID, awsproto.InternalFailure().WithCause(err))
+		h.fail(w, r, requestID, awsproto.AsError(err))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	values, err := awsproto.ParseQuery(r, MaxBody)
+	values, err := awsproto.ParseRequest(r, body)
 	if err != nil {
 		h.fail(w, r, requestID, awsproto.AsError(err))
 		return
