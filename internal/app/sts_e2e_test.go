@@ -370,6 +370,8 @@ func TestSTSProtocolErrors(t *testing.T) {
 		{"missing parameters", http.MethodPost, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15", 400, "ValidationError"},
 		{"repeated parameter", http.MethodPost, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=a&RoleArn=b", 400, "InvalidParameterValue"},
 		{"unsigned GetCallerIdentity", http.MethodPost, "Action=GetCallerIdentity&Version=2011-06-15", 403, "MissingAuthenticationToken"},
+		{"unsigned AssumeRole", http.MethodPost, "Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::000000000000:role/x&RoleSessionName=s1", 403, "MissingAuthenticationToken"},
+		{"GET with a query string", http.MethodGet, "", 400, "MissingAction"},
 		{"body over 1 MB", http.MethodPost, "Action=GetCallerIdentity&Version=2011-06-15&X=" + strings.Repeat("a", 1<<20), 413, ""},
 	}
 	for _, tc := range cases {

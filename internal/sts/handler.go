@@ -76,6 +76,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.assumeRoleWithWebIdentity(w, r, requestID, values)
 	case "GetCallerIdentity":
 		h.getCallerIdentity(w, r, requestID, body)
+	case "AssumeRole":
+		h.assumeRole(w, r, requestID, body, values)
 	default:
 		h.fail(w, r, requestID, awsproto.InvalidAction(action, values.Version()))
 	}
@@ -112,12 +114,7 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	awsproto.WriteQueryResponse(w, Namespace, "AssumeRoleWithWebIdentity", requestID, func(x *awsproto.XMLWriter) {
-		x.Start("Credentials")
-		x.Element("AccessKeyId", out.Credentials.AccessKeyID)
-		x.Element("SecretAccessKey", out.Credentials.SecretAccessKey)
-		x.Element("SessionToken", out.Credentials.SessionToken)
-		x.Element("Expiration", out.Credentials.Expiration.UTC().Format(time.RFC3339))
-		x.End("Credentials")
+		writeCredentials(x, out.Credentials)
 		x.Element("SubjectFromWebIdentityToken", out.Subject)
 		x.Start("AssumedRoleUser")
 		x.Element("AssumedRoleId", out.AssumedRoleID)
@@ -132,7 +129,9 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 	})
 }
 
-func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requestID string, body []byte) {
+// authenticate verifies the request's SigV4 signature and returns the
+// session its credentials stand for.
+func (h *Handler) authenticate(r *http.Request, body []byte) (*Session, *awsproto.Error) {
 	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
 		Service:     "sts",
 		Regions:     []string{h.opts.Region},
@@ -141,10 +140,74 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 		KeyCache:    h.opts.KeyCache,
 	})
 	if err != nil {
-		h.fail(w, r, requestID, sigv4Error(err))
+		return nil, sigv4Error(err)
+	}
+	return res.Principal.(*Session), nil
+}
+
+func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID string, body []byte, v awsproto.Values) {
+	caller, aerr := h.authenticate(r, body)
+	if aerr != nil {
+		h.fail(w, r, requestID, aerr)
 		return
 	}
-	sess := res.Principal.(*Session)
+	in := &AssumeRoleInput{
+		RoleARN:         v.Get("RoleArn"),
+		RoleSessionName: v.Get("RoleSessionName"),
+		Policy:          v.Get("Policy"),
+		SourceIdentity:  v.Get("SourceIdentity"),
+		ExternalID:      v.Get("ExternalId"),
+		SourceIP:        sourceIP(r),
+	}
+	if raw, ok := v.Lookup("DurationSeconds"); ok {
+		d, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '"+truncateValue(raw)+"' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"))
+			return
+		}
+		in.DurationSeconds = &d
+	}
+	arns, err := v.Structs("PolicyArns", "arn")
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.AsError(err))
+		return
+	}
+	for _, a := range arns {
+		in.PolicyARNs = append(in.PolicyARNs, a["arn"])
+	}
+	out, err := h.svc.AssumeRole(r.Context(), caller, in)
+	if err != nil {
+		h.fail(w, r, requestID, awsproto.AsError(err))
+		return
+	}
+	awsproto.WriteQueryResponse(w, Namespace, "AssumeRole", requestID, func(x *awsproto.XMLWriter) {
+		writeCredentials(x, out.Credentials)
+		x.Start("AssumedRoleUser")
+		x.Element("AssumedRoleId", out.AssumedRoleID)
+		x.Element("Arn", out.AssumedRoleARN)
+		x.End("AssumedRoleUser")
+		if out.PackedPolicySize != nil {
+			x.Element("PackedPolicySize", strconv.Itoa(*out.PackedPolicySize))
+		}
+		x.OptElement("SourceIdentity", out.SourceIdentity)
+	})
+}
+
+func writeCredentials(x *awsproto.XMLWriter, c Credentials) {
+	x.Start("Credentials")
+	x.Element("AccessKeyId", c.AccessKeyID)
+	x.Element("SecretAccessKey", c.SecretAccessKey)
+	x.Element("SessionToken", c.SessionToken)
+	x.Element("Expiration", c.Expiration.UTC().Format(time.RFC3339))
+	x.End("Credentials")
+}
+
+func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requestID string, body []byte) {
+	sess, aerr := h.authenticate(r, body)
+	if aerr != nil {
+		h.fail(w, r, requestID, aerr)
+		return
+	}
 	_, roleName := roleNameFromARN(sess.RoleARN)
 	awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
 		x.Element("UserId", sess.RoleID+":"+sess.SessionName)

@@ -100,26 +100,7 @@ func (v validationErrors) err() *awsproto.Error {
 
 func (in *AssumeRoleWithWebIdentityInput) validate() *awsproto.Error {
 	var v validationErrors
-	switch n := utf8.RuneCountInString(in.RoleARN); {
-	case in.RoleARN == "":
-		v.add("Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
-	case n < 20:
-		v.add("Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleARN)
-	case n > 2048:
-		v.add("Value at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 2048")
-	case !arnTypeRE.MatchString(in.RoleARN):
-		v.add("Value at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+")
-	}
-	switch n := utf8.RuneCountInString(in.RoleSessionName); {
-	case in.RoleSessionName == "":
-		v.add("Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
-	case !sessionNameRE.MatchString(in.RoleSessionName):
-		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", truncateValue(in.RoleSessionName))
-	case n < 2:
-		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", in.RoleSessionName)
-	case n > 64:
-		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", truncateValue(in.RoleSessionName))
-	}
+	v.common(in.RoleARN, in.RoleSessionName, in.Policy, in.PolicyARNs, in.DurationSeconds)
 	// The token is sensitive: its value is never echoed.
 	switch n := len(in.WebIdentityToken); {
 	case in.WebIdentityToken == "":
@@ -129,7 +110,33 @@ func (in *AssumeRoleWithWebIdentityInput) validate() *awsproto.Error {
 	case n > 20000:
 		v.add("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000")
 	}
-	if d := in.DurationSeconds; d != nil {
+	return v.err()
+}
+
+// common checks the parameters AssumeRole and AssumeRoleWithWebIdentity
+// share, with the STS model's constraints and AWS's wording.
+func (v *validationErrors) common(roleARN, sessionName, sessionPolicy string, policyARNs []string, duration *int64) {
+	switch n := utf8.RuneCountInString(roleARN); {
+	case roleARN == "":
+		v.add("Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
+	case n < 20:
+		v.add("Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", roleARN)
+	case n > 2048:
+		v.add("Value at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 2048")
+	case !arnTypeRE.MatchString(roleARN):
+		v.add("Value at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+")
+	}
+	switch n := utf8.RuneCountInString(sessionName); {
+	case sessionName == "":
+		v.add("Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
+	case !sessionNameRE.MatchString(sessionName):
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", truncateValue(sessionName))
+	case n < 2:
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", sessionName)
+	case n > 64:
+		v.add("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", truncateValue(sessionName))
+	}
+	if d := duration; d != nil {
 		switch {
 		case *d < 900:
 			v.add("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", *d)
@@ -137,23 +144,22 @@ func (in *AssumeRoleWithWebIdentityInput) validate() *awsproto.Error {
 			v.add("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", *d)
 		}
 	}
-	if in.Policy != "" {
-		switch n := utf8.RuneCountInString(in.Policy); {
+	if sessionPolicy != "" {
+		switch n := utf8.RuneCountInString(sessionPolicy); {
 		case n > 2048:
 			v.add("Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
-		case !policyCharsRE.MatchString(in.Policy):
+		case !policyCharsRE.MatchString(sessionPolicy):
 			v.add("Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+")
 		}
 	}
-	if len(in.PolicyARNs) > 10 {
+	if len(policyARNs) > 10 {
 		v.add("Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10")
 	}
-	for i, arn := range in.PolicyARNs {
+	for i, arn := range policyARNs {
 		if n := utf8.RuneCountInString(arn); n < 20 || n > 2048 {
 			v.add("Value at 'policyArns.%d.member.arn' failed to satisfy constraint: Member must have length between 20 and 2048", i+1)
 		}
 	}
-	return v.err()
 }
 
 func truncateValue(s string) string {
