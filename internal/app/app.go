@@ -195,6 +195,7 @@ type Server struct {
 	URL      string // base URL clients use
 	Issuer   *issuer.Issuer
 	IAM      iam.Directory
+	sealer   *keys.Sealer
 	Store    store.Store
 	listener net.Listener
 	http     *http.Server
@@ -277,7 +278,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
-	stsHandler, err := newSTS(o, directory, sealer, log)
+	stsHandler, err := newSTS(o, directory, st, sealer, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -306,7 +307,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, Issuer: iss, IAM: directory, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
+	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
 		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if err := s.devSetup(runCtx, o); err != nil {

@@ -56,6 +56,10 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 			return fmt.Errorf("create dev runner: %w", err)
 		}
 	}
+	akid, secret, err := s.ensureRootAccessKey(ctx, prev["AWS_ACCESS_KEY_ID"], prev["AWS_SECRET_ACCESS_KEY"])
+	if err != nil {
+		return err
+	}
 	lines := []string{
 		"# Written by `oidcfed serve --dev`. Load it with: source " + envPath,
 		"export OIDCFED_ENDPOINT=" + shellQuote(s.URL),
@@ -67,6 +71,9 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		// botocore (which read only that one).
 		"export AWS_REGION=" + shellQuote(s.IAM.Region()),
 		"export AWS_DEFAULT_REGION=" + shellQuote(s.IAM.Region()),
+		// The account root user's long-term key (sealed in the store).
+		"export AWS_ACCESS_KEY_ID=" + shellQuote(akid),
+		"export AWS_SECRET_ACCESS_KEY=" + shellQuote(secret),
 		"export OIDCFED_DEPLOY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevDeployRole)),
 		"export OIDCFED_CI_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevCIRole)),
 	}

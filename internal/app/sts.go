@@ -8,6 +8,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/keys"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
+	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
@@ -20,7 +21,7 @@ const sessionKeyGeneration = 1
 // newSTS builds the STS endpoint: a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
-func newSTS(o Options, dir *iam.Static, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, error) {
+func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, error) {
 	var providers []federation.Provider
 	for _, p := range dir.OIDCProviders() {
 		providers = append(providers, federation.Provider{
@@ -41,5 +42,6 @@ func newSTS(o Options, dir *iam.Static, sealer *keys.Sealer, log *slog.Logger) (
 		return nil, err
 	}
 	svc := sts.NewService(dir, verifier, keyring, now, log)
+	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
 	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: sigv4.NewKeyCache(1024), Log: log}), nil
 }

@@ -7,8 +7,10 @@ package iam
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -200,4 +202,15 @@ func (s *Static) OIDCProviders() []*OIDCProvider {
 		out = append(out, p)
 	}
 	return out
+}
+
+// NewAccessKey generates a long-term access key: AKIA + 16 characters of
+// IAM's id alphabet, and a 40-character secret of standard base64, the
+// shapes AWS issues.
+func NewAccessKey() (id, secret string, err error) {
+	var b [10 + 30]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	return "AKIA" + idAlphabet.EncodeToString(b[:10]), base64.StdEncoding.EncodeToString(b[10:]), nil
 }

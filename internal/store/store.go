@@ -89,6 +89,16 @@ type Tx interface {
 	// DeleteSigningKey removes a key (garbage collection of expired keys).
 	DeleteSigningKey(ctx context.Context, issuer, kid string) error
 
+	// Access keys: long-term credentials (AKIA...). Their secret is sealed.
+
+	// CreateAccessKey inserts k. ErrAlreadyExists if the id is taken.
+	CreateAccessKey(ctx context.Context, k *AccessKey) error
+	// GetAccessKey returns the key with this id.
+	GetAccessKey(ctx context.Context, id string) (AccessKey, error)
+	// ListAccessKeys returns a user's keys ("" for the account root user),
+	// ordered by creation time then id.
+	ListAccessKeys(ctx context.Context, userName string) ([]AccessKey, error)
+
 	// Secrets at rest.
 
 	// Reseal calls fn for every sealed value in the store, in every table,
@@ -135,3 +145,20 @@ type SigningKey struct {
 func SigningKeyAAD(issuer, kid string) string {
 	return "oidcfed/signing-key/" + issuer + "#" + kid
 }
+
+// AccessKey is a long-term access key (AKIA...). The secret access key is
+// stored sealed with AAD AccessKeyAAD(ID); SigV4 needs it back, so it can
+// not be a hash.
+type AccessKey struct {
+	ID string
+	// UserName is the IAM user the key belongs to; "" is the account's
+	// root user.
+	UserName     string
+	SealedSecret []byte
+	Status       string // "Active" or "Inactive", as IAM spells them
+	CreatedAt    time.Time
+}
+
+// AccessKeyAAD is the associated data an access key's secret is sealed
+// with.
+func AccessKeyAAD(id string) string { return "oidcfed/access-key/" + id }

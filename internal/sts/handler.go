@@ -129,9 +129,16 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 	})
 }
 
-// authenticate verifies the request's SigV4 signature and returns the
-// session its credentials stand for.
-func (h *Handler) authenticate(r *http.Request, body []byte) (*Session, *awsproto.Error) {
+// Caller is who signed a request: a role session (temporary credentials)
+// or the account's root user (its long-term access key).
+type Caller struct {
+	Session *Session // nil for long-term keys
+	Root    bool
+}
+
+// authenticate verifies the request's SigV4 signature and returns who
+// signed it.
+func (h *Handler) authenticate(r *http.Request, body []byte) (*Caller, *awsproto.Error) {
 	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
 		Service:     "sts",
 		Regions:     []string{h.opts.Region},
@@ -142,7 +149,7 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (*Session, *awsprot
 	if err != nil {
 		return nil, sigv4Error(err)
 	}
-	return res.Principal.(*Session), nil
+	return res.Principal.(*Caller), nil
 }
 
 func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID string, body []byte, v awsproto.Values) {
@@ -175,7 +182,12 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 	for _, a := range arns {
 		in.PolicyARNs = append(in.PolicyARNs, a["arn"])
 	}
-	out, err := h.svc.AssumeRole(r.Context(), caller, in)
+	if caller.Session == nil {
+		// AWS refuses role assumption with root credentials outright.
+		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts."))
+		return
+	}
+	out, err := h.svc.AssumeRole(r.Context(), caller.Session, in)
 	if err != nil {
 		h.fail(w, r, requestID, awsproto.AsError(err))
 		return
@@ -203,11 +215,21 @@ func writeCredentials(x *awsproto.XMLWriter, c Credentials) {
 }
 
 func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requestID string, body []byte) {
-	sess, aerr := h.authenticate(r, body)
+	caller, aerr := h.authenticate(r, body)
 	if aerr != nil {
 		h.fail(w, r, requestID, aerr)
 		return
 	}
+	account := h.svc.dir.Account()
+	if caller.Root {
+		awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+			x.Element("UserId", account)
+			x.Element("Account", account)
+			x.Element("Arn", "arn:aws:iam::"+account+":root")
+		})
+		return
+	}
+	sess := caller.Session
 	_, roleName := roleNameFromARN(sess.RoleARN)
 	awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
 		x.Element("UserId", sess.RoleID+":"+sess.SessionName)
@@ -216,10 +238,33 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 	})
 }
 
+// AccessKeySource resolves long-term access keys (AKIA...): the secret and
+// whose key it is. ok is false for unknown or inactive keys.
+type AccessKeySource interface {
+	AccessKey(ctx context.Context, id string) (secret, userName string, ok bool, err error)
+}
+
+// UseAccessKeys lets long-term keys sign requests (the account root's key
+// today; IAM users' with the IAM API).
+func (s *Service) UseAccessKeys(src AccessKeySource) { s.accessKeys = src }
+
 // lookupCredentials is the SigV4 credential source: temporary credentials
-// are opened from their session token; nothing is looked up in a store.
-// Long-term access keys (AKIA) arrive with the IAM API.
-func (s *Service) lookupCredentials(_ context.Context, accessKeyID, sessionToken string) (sigv4.Credentials, any, error) {
+// are opened from their session token (nothing is looked up in a store);
+// long-term keys come from the AccessKeySource.
+func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionToken string) (sigv4.Credentials, any, error) {
+	if strings.HasPrefix(accessKeyID, "AKIA") && s.accessKeys != nil {
+		secret, user, ok, err := s.accessKeys.AccessKey(ctx, accessKeyID)
+		switch {
+		case err != nil:
+			return sigv4.Credentials{}, nil, err
+		case !ok:
+			return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
+		case user != "":
+			// IAM users sign with the IAM API (a later issue).
+			return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
+		}
+		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{Root: true}, nil
+	}
 	if !strings.HasPrefix(accessKeyID, "ASIA") {
 		return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
 	}
@@ -233,7 +278,7 @@ func (s *Service) lookupCredentials(_ context.Context, accessKeyID, sessionToken
 	case err != nil:
 		return sigv4.Credentials{}, nil, errors.Join(sigv4.ErrInvalidSessionToken, err)
 	}
-	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sessionToken}, sess, nil
+	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sessionToken}, &Caller{Session: sess}, nil
 }
 
 // roleNameFromARN splits arn:aws:iam::<acct>:role/<path><name>.

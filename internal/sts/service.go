@@ -28,8 +28,10 @@ type Service struct {
 	dir      iam.Directory
 	verifier *federation.Verifier
 	keyring  *SessionKeyring
-	now      func() time.Time
-	log      *slog.Logger
+	// accessKeys resolves long-term keys; nil accepts none.
+	accessKeys AccessKeySource
+	now        func() time.Time
+	log        *slog.Logger
 
 	// Parsed trust policies by document text: parsing is pure and the
 	// documents change rarely, so a role's policy is parsed once.

@@ -344,6 +344,72 @@ func (t *txn) DeleteSigningKey(ctx context.Context, issuer, kid string) error {
 
 // Secrets at rest.
 
+// Access keys.
+
+const accessKeyColumns = "id, user_name, sealed_secret, status, created_at"
+
+func scanAccessKey(sc scanner) (store.AccessKey, error) {
+	var k store.AccessKey
+	var created int64
+	if err := sc.Scan(&k.ID, &k.UserName, &k.SealedSecret, &k.Status, &created); err != nil {
+		return store.AccessKey{}, err
+	}
+	k.CreatedAt = fromNanos(created)
+	return k, nil
+}
+
+func (t *txn) CreateAccessKey(ctx context.Context, k *store.AccessKey) error {
+	op := "create access key " + k.ID
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	switch {
+	case k.ID == "":
+		return fmt.Errorf("%s: id must be set", op)
+	case len(k.SealedSecret) == 0:
+		return fmt.Errorf("%s: no sealed secret", op)
+	case k.Status != "Active" && k.Status != "Inactive":
+		return fmt.Errorf("%s: status %q is not Active or Inactive", op, k.Status)
+	}
+	created, err := toNanos("CreatedAt", k.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err = t.tx.ExecContext(ctx,
+		"INSERT INTO access_keys ("+accessKeyColumns+") VALUES (?, ?, ?, ?, ?)",
+		k.ID, k.UserName, k.SealedSecret, k.Status, created)
+	return wrapErr(op, err)
+}
+
+func (t *txn) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
+	k, err := scanAccessKey(t.tx.QueryRowContext(ctx, "SELECT "+accessKeyColumns+" FROM access_keys WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AccessKey{}, fmt.Errorf("access key: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AccessKey{}, wrapErr("get access key", err)
+	}
+	return k, nil
+}
+
+func (t *txn) ListAccessKeys(ctx context.Context, userName string) ([]store.AccessKey, error) {
+	rows, err := t.tx.QueryContext(ctx,
+		"SELECT "+accessKeyColumns+" FROM access_keys WHERE user_name = ? ORDER BY created_at, id", userName)
+	if err != nil {
+		return nil, wrapErr("list access keys", err)
+	}
+	defer rows.Close()
+	var out []store.AccessKey
+	for rows.Next() {
+		k, err := scanAccessKey(rows)
+		if err != nil {
+			return nil, wrapErr("list access keys", err)
+		}
+		out = append(out, k)
+	}
+	return out, wrapErr("list access keys", rows.Err())
+}
+
 // Reseal runs inside a savepoint, so it is all or nothing by itself: if fn
 // fails part way, the values already replaced are restored even when the
 // caller goes on to commit the surrounding transaction.
@@ -413,6 +479,45 @@ func (t *txn) Reseal(ctx context.Context, fn func(aad string, sealed []byte) ([]
 		if _, err := t.tx.ExecContext(ctx,
 			"UPDATE signing_keys SET sealed_private_key = ? WHERE issuer = ? AND kid = ?",
 			resealed, k.issuer, k.kid); err != nil {
+			return 0, wrapErr(op+" "+aad, err)
+		}
+		n++
+	}
+
+	type sealedAccessKey struct {
+		id     string
+		sealed []byte
+	}
+	akRows, err := t.tx.QueryContext(ctx, "SELECT id, sealed_secret FROM access_keys ORDER BY id")
+	if err != nil {
+		return 0, wrapErr(op+": read access keys", err)
+	}
+	var aks []sealedAccessKey
+	for akRows.Next() {
+		var k sealedAccessKey
+		if err := akRows.Scan(&k.id, &k.sealed); err != nil {
+			akRows.Close()
+			return 0, wrapErr(op+": read access keys", err)
+		}
+		aks = append(aks, k)
+	}
+	akRows.Close()
+	if err := akRows.Err(); err != nil {
+		return 0, wrapErr(op+": read access keys", err)
+	}
+	for _, k := range aks {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		aad := store.AccessKeyAAD(k.id)
+		resealed, err := fn(aad, k.sealed)
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: %w", op, aad, err)
+		}
+		if len(resealed) == 0 {
+			return 0, fmt.Errorf("%s %s: callback returned an empty value", op, aad)
+		}
+		if _, err := t.tx.ExecContext(ctx, "UPDATE access_keys SET sealed_secret = ? WHERE id = ?", resealed, k.id); err != nil {
 			return 0, wrapErr(op+" "+aad, err)
 		}
 		n++

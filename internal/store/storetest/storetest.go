@@ -60,6 +60,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeyDelete", testSigningKeyDelete},
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"OptionalTimes", testOptionalTimes},
+		{"AccessKeys", testAccessKeys},
+		{"ResealAccessKeys", testResealAccessKeys},
 		{"Reseal", testReseal},
 		{"ResealEmpty", testResealEmpty},
 		{"ResealAllOrNothing", testResealAllOrNothing},
@@ -839,6 +841,84 @@ func testReseal(t *testing.T, s store.Store) {
 	}
 }
 
+func testAccessKeys(t *testing.T, s store.Store) {
+	root1 := &store.AccessKey{ID: "AKIAROOT000000000001", SealedSecret: []byte("sealed-1"), Status: "Active", CreatedAt: t0}
+	root2 := &store.AccessKey{ID: "AKIAROOT000000000002", SealedSecret: []byte("sealed-2"), Status: "Inactive", CreatedAt: t0.Add(time.Second)}
+	alice := &store.AccessKey{ID: "AKIAALICE00000000001", UserName: "alice", SealedSecret: []byte("sealed-3"), Status: "Active", CreatedAt: t0}
+	for _, k := range []*store.AccessKey{root2, root1, alice} {
+		update(t, s, func(tx store.Tx) error { return tx.CreateAccessKey(t.Context(), k) })
+	}
+	cases := []struct {
+		name    string
+		key     *store.AccessKey
+		wantErr error
+		anyErr  bool
+	}{
+		{name: "duplicate id", key: &store.AccessKey{ID: root1.ID, SealedSecret: []byte("x"), Status: "Active", CreatedAt: t0}, wantErr: store.ErrAlreadyExists},
+		{name: "no secret", key: &store.AccessKey{ID: "AKIANOSECRET00000001", Status: "Active", CreatedAt: t0}, anyErr: true},
+		{name: "bad status", key: &store.AccessKey{ID: "AKIABADSTATUS0000001", SealedSecret: []byte("x"), Status: "On", CreatedAt: t0}, anyErr: true},
+		{name: "no id", key: &store.AccessKey{SealedSecret: []byte("x"), Status: "Active", CreatedAt: t0}, anyErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(t.Context(), func(tx store.Tx) error { return tx.CreateAccessKey(t.Context(), tc.key) })
+			if tc.wantErr != nil {
+				wantErrIs(t, "CreateAccessKey", err, tc.wantErr)
+			} else if err == nil {
+				t.Fatal("CreateAccessKey accepted an invalid key")
+			}
+		})
+	}
+	var got store.AccessKey
+	var roots, alices []store.AccessKey
+	view(t, s, func(tx store.Tx) (err error) {
+		if got, err = tx.GetAccessKey(t.Context(), root1.ID); err != nil {
+			return err
+		}
+		if roots, err = tx.ListAccessKeys(t.Context(), ""); err != nil {
+			return err
+		}
+		alices, err = tx.ListAccessKeys(t.Context(), "alice")
+		return err
+	})
+	if got.ID != root1.ID || string(got.SealedSecret) != "sealed-1" || got.Status != "Active" || got.UserName != "" || !sameTime(got.CreatedAt, t0) {
+		t.Errorf("GetAccessKey = %+v", got)
+	}
+	if len(roots) != 2 || roots[0].ID != root1.ID || roots[1].ID != root2.ID || len(alices) != 1 || alices[0].ID != alice.ID {
+		t.Errorf("ListAccessKeys: root %v, alice %v", roots, alices)
+	}
+	err := s.View(t.Context(), func(tx store.Tx) error { _, err := tx.GetAccessKey(t.Context(), "AKIANOPE"); return err })
+	wantErrIs(t, "GetAccessKey of an unknown id", err, store.ErrNotFound)
+}
+
+func testResealAccessKeys(t *testing.T, s store.Store) {
+	createKey(t, s, newKey("https://a.example", "k1", t0))
+	ak := &store.AccessKey{ID: "AKIARESEAL0000000001", SealedSecret: []byte("ak-sealed"), Status: "Active", CreatedAt: t0}
+	update(t, s, func(tx store.Tx) error { return tx.CreateAccessKey(t.Context(), ak) })
+	var aads []string
+	update(t, s, func(tx store.Tx) error {
+		aads = nil
+		n, err := tx.Reseal(t.Context(), func(aad string, sealed []byte) ([]byte, error) {
+			aads = append(aads, aad)
+			return append([]byte("v2:"), sealed...), nil
+		})
+		if n != 2 {
+			t.Errorf("Reseal returned %d, want 2 (a signing key and an access key)", n)
+		}
+		return err
+	})
+	if !slices.Contains(aads, store.AccessKeyAAD(ak.ID)) {
+		t.Fatalf("Reseal did not visit the access key: %v", aads)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetAccessKey(t.Context(), ak.ID)
+		if string(got.SealedSecret) != "v2:ak-sealed" {
+			t.Errorf("access key sealed secret after Reseal = %q", got.SealedSecret)
+		}
+		return err
+	})
+}
+
 func testResealEmpty(t *testing.T, s store.Store) {
 	createRunner(t, s, newRunner("runners-have-no-sealed-values"))
 	update(t, s, func(tx store.Tx) error {
@@ -941,6 +1021,9 @@ func testViewRejectsWrites(t *testing.T, s store.Store) {
 		}},
 		{"UpdateSigningKeySchedule", func(ctx context.Context, tx store.Tx) error {
 			return tx.UpdateSigningKeySchedule(ctx, iss, "existing", ptr(t0), ptr(t0))
+		}},
+		{"CreateAccessKey", func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateAccessKey(ctx, &store.AccessKey{ID: "AKIAVIEW000000000001", SealedSecret: []byte("x"), Status: "Active", CreatedAt: t0})
 		}},
 		{"PostponeSigningKeyActivation", func(ctx context.Context, tx store.Tx) error {
 			return tx.PostponeSigningKeyActivation(ctx, iss, "existing", t0.Add(time.Hour))
