@@ -119,9 +119,13 @@ func newSTSWorld(t *testing.T) *stsWorld {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` +
 		iam.ProviderARN("000000000000", idp.srv.URL) + `"},"Action":"sts:AssumeRoleWithWebIdentity",` +
 		`"Condition":{"StringEquals":{"` + prov + `:aud":"sts.amazonaws.com","` + prov + `:sub":"repo:ok"}}}]}`
+	tagging := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` +
+		iam.ProviderARN("000000000000", idp.srv.URL) + `"},"Action":["sts:AssumeRoleWithWebIdentity","sts:TagSession"],` +
+		`"Condition":{"StringEquals":{"` + prov + `:sub":"repo:ok","aws:RequestTag/Project":"Automation"}}}]}`
 	s := startDev(t, t.TempDir(), "127.0.0.1:0", func(o *app.Options) {
 		o.OIDCProviders = []iam.OIDCProvider{{URL: idp.srv.URL, ClientIDs: []string{"sts.amazonaws.com"}, AllowInsecureHTTP: true}}
-		o.Roles = []iam.Role{{Name: "fake-role", TrustPolicy: trust, MaxSessionDuration: time.Hour}}
+		o.Roles = []iam.Role{{Name: "fake-role", TrustPolicy: trust, MaxSessionDuration: time.Hour},
+			{Name: "fake-tagging-role", TrustPolicy: tagging, MaxSessionDuration: time.Hour}}
 	})
 	return &stsWorld{testServer: s, idp: idp, fakeRole: "arn:aws:iam::000000000000:role/fake-role",
 		deployRole: "arn:aws:iam::000000000000:role/" + app.DevDeployRole, ciRole: "arn:aws:iam::000000000000:role/" + app.DevCIRole,

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -153,7 +154,16 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 			return nil, malformedPolicy(err)
 		}
 	}
+	// Transitive session tags follow the chain (AssumeRole's own Tags
+	// parameter is not supported yet).
+	var tags []Tag
+	for _, t := range caller.Tags {
+		if slices.ContainsFunc(caller.TransitiveTagKeys, func(k string) bool { return strings.EqualFold(k, t.Key) }) {
+			tags = append(tags, t)
+		}
+	}
 	session := Session{
+		Tags: tags, TransitiveTagKeys: caller.TransitiveTagKeys,
 		RoleARN: role.ARN, RoleID: role.ID, SessionName: in.RoleSessionName, SourceIdentity: sourceIdentity,
 		ProviderARN: caller.ProviderARN, Subject: caller.Subject, Audience: caller.Audience,
 		Policy: in.Policy, PolicyARNs: in.PolicyARNs, IssuedAt: now, Expiration: now.Add(duration),

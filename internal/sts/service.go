@@ -240,14 +240,22 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		wi.Claims = claimConditionValues(verified.Claims.Raw)
 	}
 	actions := []string{"sts:AssumeRoleWithWebIdentity"}
-	if _, ok := verified.Claims.Raw[claimTags]; ok {
+	var tags []Tag
+	var transitive []string
+	if raw, ok := verified.Claims.Raw[claimTags]; ok {
+		var terr *awsproto.Error
+		if tags, transitive, terr = sessionTagsFromClaim(raw); terr != nil {
+			return nil, terr
+		}
 		actions = append(actions, "sts:TagSession")
 	}
 	if sourceIdentity != "" {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	for _, action := range actions {
-		if d := policy.EvaluateTrust(wi.Request(action), trust); !d.Allowed {
+		req := wi.Request(action)
+		addRequestTags(req.Context, tags)
+		if d := policy.EvaluateTrust(req, trust); !d.Allowed {
 			return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("trust policy of %s does not allow %s for sub %q", role.ARN, action, verified.Claims.Subject))
 		}
 	}
@@ -264,17 +272,19 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		}
 	}
 	session := Session{
-		RoleARN:        role.ARN,
-		RoleID:         role.ID,
-		SessionName:    in.RoleSessionName,
-		SourceIdentity: sourceIdentity,
-		ProviderARN:    provider.ARN,
-		Subject:        verified.Claims.Subject,
-		Audience:       verified.Audience,
-		Policy:         in.Policy,
-		PolicyARNs:     in.PolicyARNs,
-		IssuedAt:       now,
-		Expiration:     now.Add(duration),
+		RoleARN:           role.ARN,
+		RoleID:            role.ID,
+		SessionName:       in.RoleSessionName,
+		SourceIdentity:    sourceIdentity,
+		ProviderARN:       provider.ARN,
+		Subject:           verified.Claims.Subject,
+		Audience:          verified.Audience,
+		Policy:            in.Policy,
+		PolicyARNs:        in.PolicyARNs,
+		Tags:              tags,
+		TransitiveTagKeys: transitive,
+		IssuedAt:          now,
+		Expiration:        now.Add(duration),
 	}
 	creds, err := s.keyring.Seal(session)
 	if err != nil {
@@ -296,6 +306,20 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	s.log.InfoContext(ctx, "AssumeRoleWithWebIdentity", "role", role.ARN, "session", in.RoleSessionName,
 		"sub", verified.Claims.Subject, "provider", provider.ARN, "expires", session.Expiration)
 	return out, nil
+}
+
+// addRequestTags exposes session tags to the trust policy as AWS does:
+// aws:RequestTag/<key> and the list aws:TagKeys.
+func addRequestTags(c policy.Context, tags []Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		c.Set("aws:RequestTag/"+t.Key, t.Value)
+		keys = append(keys, t.Key)
+	}
+	c.Set("aws:TagKeys", keys...)
 }
 
 // parsedTrust parses (once per document) a role's trust policy.
