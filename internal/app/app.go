@@ -286,8 +286,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	iss.Routes(mux, issuerURL.Path)
 	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
 	// one AWS_ENDPOINT_URL serves every client.
-	mux.Handle("POST /{$}", stsHandler)
-	mux.Handle("GET /{$}", stsHandler)
+	router := &awsRouter{query: map[string]http.Handler{"sts": stsHandler}, json: map[string]http.Handler{}}
+	mux.Handle("POST /{$}", router)
+	mux.Handle("GET /{$}", router)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", o.Version)
