@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,14 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 			}
 			if logLevel != "" {
 				file.LogLevel = logLevel
+			}
+			// Each STS request allocates ~30 KB over a live heap of a few
+			// MB, so at GOGC=100 the collector runs dozens of times a
+			// second and its pauses set the latency tail. GOGC=400
+			// measured: unloaded p99 0.66-0.73 ms -> 0.33-0.36 ms, p50
+			// unchanged, heap ~5x live (tens of MB). An explicit GOGC wins.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(400)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(file.LogLevel)); err != nil {
