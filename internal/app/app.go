@@ -59,6 +59,9 @@ type Options struct {
 	// OIDCProviders and Roles are config-declared IAM entities.
 	OIDCProviders []iam.OIDCProvider
 	Roles         []iam.Role
+	// SessionKeyGeneration is the STS session-key generation (default 1);
+	// the previous one still opens tokens.
+	SessionKeyGeneration int
 }
 
 // StoreFileName is the embedded store's file inside the data directory.

@@ -12,12 +12,6 @@ import (
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
-// sessionKeyGeneration is the STS session-key generation in use. Sessions
-// are sealed under a key derived from the master key; raising this (with
-// the previous generation kept in the ring) rotates it without cutting
-// live sessions.
-const sessionKeyGeneration = 1
-
 // newSTS builds the STS endpoint: a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
@@ -37,7 +31,15 @@ func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := sts.NewSessionKeyring(sts.DeriveSessionKey(sealer.DeriveKey, sessionKeyGeneration))
+	// Sessions are sealed under the configured generation of a key derived
+	// from the master key; the previous generation still opens tokens, so
+	// raising the generation by one rotates without cutting live sessions.
+	gen := uint32(max(1, o.SessionKeyGeneration))
+	var older []sts.SessionKey
+	if gen > 1 {
+		older = append(older, sts.DeriveSessionKey(sealer.DeriveKey, gen-1))
+	}
+	keyring, err := sts.NewSessionKeyring(sts.DeriveSessionKey(sealer.DeriveKey, gen), older...)
 	if err != nil {
 		return nil, err
 	}

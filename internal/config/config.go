@@ -62,6 +62,17 @@ type File struct {
 	OIDCProviders []OIDCProvider `yaml:"oidc_providers,omitempty" json:"oidc_providers,omitempty"`
 	// Roles are IAM roles declared in the file (read-only overlay).
 	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
+	// STS configures the temporary-credential service.
+	STS STS `yaml:"sts" json:"sts"`
+}
+
+// STS configures the temporary-credential service.
+type STS struct {
+	// SessionKeyGeneration selects the key session tokens are sealed
+	// under (derived from the master key). Raising it by one rotates the
+	// key without cutting live sessions: the previous generation still
+	// opens tokens until they expire.
+	SessionKeyGeneration int `yaml:"session_key_generation" json:"session_key_generation"`
 }
 
 // OIDCProvider is an IAM OIDC identity provider (CreateOpenIDConnectProvider
@@ -156,6 +167,7 @@ func Default() *File {
 		Store:     Store{Driver: DriverSQLite},
 		AccountID: DefaultAccountID,
 		Region:    DefaultRegion,
+		STS:       STS{SessionKeyGeneration: 1},
 	}
 }
 

@@ -44,10 +44,10 @@ roles:
     path: /ci/
     description: deploys main
     max_session_duration: 7200
-    trust_policy: '{"Version":"2012-10-17","Statement":[]}'
+    trust_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/gitlab.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}'
     inline_policies:
       - name: kms-verify
-        document: '{"Version":"2012-10-17","Statement":[]}'
+        document: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Verify","Resource":"*"}]}'
     managed_policy_arns: [arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly]
 `
 
@@ -71,6 +71,7 @@ func TestParseFull(t *testing.T) {
 			SubClaimComponents: []string{"project_path", "ref"},
 		},
 		Store:     Store{Driver: "sqlite"},
+		STS:       STS{SessionKeyGeneration: 1},
 		AccountID: "123456789012",
 		Region:    "eu-west-1",
 		OIDCProviders: []OIDCProvider{
@@ -80,8 +81,8 @@ func TestParseFull(t *testing.T) {
 		},
 		Roles: []Role{{
 			Name: "gitlab-deploy", Path: "/ci/", Description: "deploys main", MaxSessionDuration: 7200,
-			TrustPolicy:       `{"Version":"2012-10-17","Statement":[]}`,
-			InlinePolicies:    []InlinePolicy{{Name: "kms-verify", Document: `{"Version":"2012-10-17","Statement":[]}`}},
+			TrustPolicy:       `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/gitlab.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`,
+			InlinePolicies:    []InlinePolicy{{Name: "kms-verify", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Verify","Resource":"*"}]}`}},
 			ManagedPolicyARNs: []string{"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"},
 		}},
 	}

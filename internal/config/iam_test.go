@@ -7,11 +7,17 @@ import (
 
 // TestIAMErrors: every rule on the IAM sections reports file:line and the
 // full key path.
+// Valid documents for fixtures that are not about the policy itself.
+const (
+	trustDoc  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/gitlab.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
+	inlineDoc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Verify","Resource":"*"}]}`
+)
+
 func TestIAMErrors(t *testing.T) {
 	const head = "issuer:\n  url: https://ci.example.com\n"                               // lines 1-2
 	provider := func(body string) string { return head + "oidc_providers:\n  - " + body } // entry on line 4
 	role := func(body string) string {
-		return head + "roles:\n  - name: r\n    trust_policy: '{}'\n" + body // role keys from line 6 on
+		return head + "roles:\n  - name: r\n    trust_policy: '" + trustDoc + "'\n" + body // role keys from line 6 on
 	}
 	longPolicy := "'{\"a\":\"" + strings.Repeat("x", 2050) + "\"}'"
 	tests := []struct {
@@ -36,16 +42,20 @@ func TestIAMErrors(t *testing.T) {
 		{"duplicate provider", head + "oidc_providers:\n  - url: https://g.example\n    client_ids: [a]\n  - url: https://g.example\n    client_ids: [a]\n", `oidcfed.yaml:6: oidc_providers[1].url: "https://g.example" is already declared by oidc_providers[0]`},
 		{"unknown provider key", provider("url: https://g.example\n    client_ids: [a]\n    audience: x\n"), `oidcfed.yaml:6: unknown key "oidc_providers[0].audience"`},
 		{"providers not a list", head + "oidc_providers: {url: x}\n", `oidcfed.yaml:3: oidc_providers: expected a list`},
-		{"role name with space", head + "roles:\n  - name: my role\n    trust_policy: '{}'\n", `oidcfed.yaml:4: roles[0].name: "my role" must be 1 to 64 characters`},
-		{"role names clash ignoring case", head + "roles:\n  - name: Deploy\n    trust_policy: '{}'\n  - name: deploy\n    trust_policy: '{}'\n", `oidcfed.yaml:6: roles[1].name: "deploy" is already declared by roles[0]`},
+		{"role name with space", head + "roles:\n  - name: my role\n    trust_policy: '" + trustDoc + "'\n", `oidcfed.yaml:4: roles[0].name: "my role" must be 1 to 64 characters`},
+		{"role names clash ignoring case", head + "roles:\n  - name: Deploy\n    trust_policy: '" + trustDoc + "'\n  - name: deploy\n    trust_policy: '" + trustDoc + "'\n", `oidcfed.yaml:6: roles[1].name: "deploy" is already declared by roles[0]`},
 		{"role path without slashes", role("    path: ci\n"), `oidcfed.yaml:6: roles[0].path: "ci" must be / or begin and end with /`},
 		{"session too short", role("    max_session_duration: 900\n"), `oidcfed.yaml:6: roles[0].max_session_duration: 900 is outside 3600 to 43200 seconds`},
 		{"session too long", role("    max_session_duration: 43201\n"), `is outside 3600 to 43200 seconds`},
 		{"session as duration", role("    max_session_duration: 1h\n"), `oidcfed.yaml:6: roles[0].max_session_duration: expected an integer`},
 		{"trust policy missing", head + "roles:\n  - name: r\n", `oidcfed.yaml:4: roles[0].trust_policy: is required`},
-		{"trust policy not JSON", head + "roles:\n  - name: r\n    trust_policy: 'nope'\n", `oidcfed.yaml:5: roles[0].trust_policy: is not a JSON object`},
+		{"trust policy not JSON", head + "roles:\n  - name: r\n    trust_policy: 'nope'\n", `oidcfed.yaml:5: roles[0].trust_policy: MalformedPolicyDocument: `},
 		{"trust policy too long", head + "roles:\n  - name: r\n    trust_policy: " + longPolicy + "\n", `roles[0].trust_policy: is 2058 characters; the limit is 2048`},
-		{"inline policy name", role("    inline_policies:\n      - name: 'a b'\n        document: '{}'\n"), `oidcfed.yaml:7: roles[0].inline_policies[0].name`},
+		{"trust policy without a principal", head + "roles:\n  - name: r\n    trust_policy: '" + inlineDoc + "'\n", `oidcfed.yaml:5: roles[0].trust_policy: MalformedPolicyDocument: `},
+		{"inline policy with a principal", role("    inline_policies:\n      - name: p\n        document: '" + trustDoc + "'\n"),
+			`roles[0].inline_policies[0].document: MalformedPolicyDocument: Policy document should not specify a principal.`},
+		{"session key generation 0", head + "sts:\n  session_key_generation: 0\n", `oidcfed.yaml:4: sts.session_key_generation: 0: want a generation from 1`},
+		{"inline policy name", role("    inline_policies:\n      - name: 'a b'\n        document: '" + inlineDoc + "'\n"), `oidcfed.yaml:7: roles[0].inline_policies[0].name`},
 		{"managed arn", role("    managed_policy_arns: [AmazonEC2ContainerRegistryReadOnly]\n"), `oidcfed.yaml:6: roles[0].managed_policy_arns[0]: "AmazonEC2ContainerRegistryReadOnly" is not a policy ARN`},
 		{"eleven managed policies", role("    managed_policy_arns: [" + strings.TrimSuffix(strings.Repeat("arn:aws:iam::aws:policy/P,", 11), ",") + "]\n"), `at most 10 managed policies per role`},
 	}
@@ -64,11 +74,11 @@ func TestIAMErrors(t *testing.T) {
 }
 
 func TestIAMDefaults(t *testing.T) {
-	f, err := Parse("oidcfed.yaml", []byte("issuer:\n  url: https://ci.example.com\nroles:\n  - name: r\n    trust_policy: '{}'\n"))
+	f, err := Parse("oidcfed.yaml", []byte("issuer:\n  url: https://ci.example.com\nroles:\n  - name: r\n    trust_policy: '"+trustDoc+"'\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.AccountID != "000000000000" || f.Region != "us-east-1" || f.Roles[0].Path != "/" || f.Roles[0].MaxSessionDuration != 3600 {
+	if f.AccountID != "000000000000" || f.Region != "us-east-1" || f.Roles[0].Path != "/" || f.Roles[0].MaxSessionDuration != 3600 || f.STS.SessionKeyGeneration != 1 {
 		t.Fatalf("defaults: %+v", f)
 	}
 }

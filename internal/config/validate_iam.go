@@ -1,13 +1,15 @@
 package config
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
 // IAM limits and name syntax, from the IAM API reference (botocore's
@@ -42,6 +44,9 @@ func (v *validator) iam(f *File) {
 	}
 	if !regionRE.MatchString(f.Region) {
 		v.bad("region", "%s is not a region name like us-east-1", quote(f.Region))
+	}
+	if g := f.STS.SessionKeyGeneration; g < 1 || g > 1<<30 {
+		v.bad("sts.session_key_generation", "%d: want a generation from 1 (raise it by one to rotate)", g)
 	}
 	seenURL := map[string]string{}
 	for i := range f.OIDCProviders {
@@ -104,13 +109,13 @@ func (v *validator) iam(f *File) {
 		if r.MaxSessionDuration < minSessionSeconds || r.MaxSessionDuration > maxSessionSeconds {
 			v.bad(key+".max_session_duration", "%d is outside %d to %d seconds", r.MaxSessionDuration, minSessionSeconds, maxSessionSeconds)
 		}
-		v.policyJSON(key+".trust_policy", r.TrustPolicy, maxTrustPolicyChars, true)
+		v.policyDoc(key+".trust_policy", r.TrustPolicy, maxTrustPolicyChars, policy.TrustPolicy)
 		for j, ip := range r.InlinePolicies {
 			pk := fmt.Sprintf("%s.inline_policies[%d]", key, j)
 			if !policyNameRE.MatchString(ip.Name) {
 				v.bad(pk+".name", "%s must be 1 to 128 characters of letters, digits and +=,.@_-", quote(ip.Name))
 			}
-			v.policyJSON(pk+".document", ip.Document, maxInlinePolicyChars, true)
+			v.policyDoc(pk+".document", ip.Document, maxInlinePolicyChars, policy.IdentityPolicy)
 		}
 		if len(r.ManagedPolicyARNs) > maxManagedPerRole {
 			v.bad(key+".managed_policy_arns", "at most %d managed policies per role", maxManagedPerRole)
@@ -157,19 +162,25 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// policyJSON checks what the file loader can: present, within IAM's size
-// quota, one JSON object. The policy language itself is checked by the
-// policy engine when the entities are built.
-func (v *validator) policyJSON(key, doc string, maxChars int, required bool) {
-	switch n := utf8.RuneCountInString(doc); {
-	case doc == "" && required:
+// policyDoc checks a policy document as IAM would on CreateRole /
+// PutRolePolicy: present, within the size quota, and valid in the policy
+// language for its kind (a trust policy needs a Principal, a permission
+// policy must not have one, ...).
+func (v *validator) policyDoc(key, doc string, maxChars int, kind policy.Kind) {
+	if doc == "" {
 		v.bad(key, "is required")
-	case n > maxChars:
+		return
+	}
+	if n := utf8.RuneCountInString(doc); n > maxChars {
 		v.bad(key, "is %d characters; the limit is %d", n, maxChars)
-	case doc != "":
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(doc), &obj); err != nil {
-			v.bad(key, "is not a JSON object: %v", err)
+		return
+	}
+	if _, err := policy.ParseKind([]byte(doc), kind); err != nil {
+		var me *policy.MalformedError
+		if errors.As(err, &me) {
+			v.bad(key, "MalformedPolicyDocument: %s", me.Message)
+			return
 		}
+		v.bad(key, "%v", err)
 	}
 }
