@@ -111,6 +111,14 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 		}
 		sourceIdentity = in.SourceIdentity
 	}
+	// Transitive session tags follow the chain (AssumeRole's own Tags
+	// parameter is not supported yet).
+	var tags []Tag
+	for _, t := range caller.Tags {
+		if slices.ContainsFunc(caller.TransitiveTagKeys, func(k string) bool { return strings.EqualFold(k, t.Key) }) {
+			tags = append(tags, t)
+		}
+	}
 	reqCtx := policy.Context{}
 	set := func(k string, v ...string) {
 		if len(v) > 0 && v[0] != "" {
@@ -130,36 +138,37 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 	set("sts:RoleSessionName", in.RoleSessionName)
 	set("sts:SourceIdentity", in.SourceIdentity)
 	set("sts:ExternalId", in.ExternalID)
+	// After a web-identity assumption AWS carries the token's aud and sub
+	// into later requests (aws-sts-iam.md §5.2); a chained trust policy
+	// testing them must see them, or negated operators would pass.
+	if caller.ProviderARN != "" {
+		if _, prov, ok := strings.Cut(caller.ProviderARN, ":oidc-provider/"); ok {
+			set(prov+":sub", caller.Subject)
+			set(prov+":aud", caller.Audience)
+		}
+	}
+	for _, t := range caller.Tags {
+		set("aws:PrincipalTag/"+t.Key, t.Value)
+	}
+	addRequestTags(reqCtx, tags, caller.TransitiveTagKeys)
 	principal := policy.Principal{Type: policy.PrincipalAWS, ID: callerARN}
 	actions := []string{"sts:AssumeRole"}
 	if in.SourceIdentity != "" && caller.SourceIdentity == "" {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
-	for _, action := range actions {
-		if d := policy.EvaluateTrust(&policy.Request{Principal: principal, Action: action, Context: reqCtx}, trust); !d.Allowed {
-			return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(fmt.Errorf("trust policy of %s does not allow %s", role.ARN, action))
-		}
+	identity, sessionPolicies, err := s.callerPolicies(ctx, caller)
+	if err != nil {
+		return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(err)
 	}
-	if !namesPrincipal(trust, caller.RoleARN, callerARN) {
-		allowed, err := s.callerMayAssume(ctx, caller, role.ARN, reqCtx)
-		if err != nil {
-			return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(err)
-		}
-		if !allowed {
-			return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(fmt.Errorf("no identity policy of %s allows sts:AssumeRole on %s", caller.RoleARN, role.ARN))
+	for _, action := range actions {
+		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: reqCtx}
+		if err := authorizeChained(req, trust, identity, sessionPolicies, caller.RoleARN, callerARN); err != nil {
+			return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(fmt.Errorf("%s: %w", action, err))
 		}
 	}
 	if in.Policy != "" {
 		if _, err := policy.ParseKind([]byte(in.Policy), policy.SessionPolicy); err != nil {
 			return nil, malformedPolicy(err)
-		}
-	}
-	// Transitive session tags follow the chain (AssumeRole's own Tags
-	// parameter is not supported yet).
-	var tags []Tag
-	for _, t := range caller.Tags {
-		if slices.ContainsFunc(caller.TransitiveTagKeys, func(k string) bool { return strings.EqualFold(k, t.Key) }) {
-			tags = append(tags, t)
 		}
 	}
 	session := Session{
@@ -170,7 +179,7 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 	}
 	creds, err := s.keyring.Seal(session)
 	if err != nil {
-		return nil, awsproto.AsError(err)
+		return nil, sealError(err)
 	}
 	out := &AssumeRoleOutput{
 		Credentials: creds, AssumedRoleID: role.ID + ":" + in.RoleSessionName,
@@ -184,49 +193,95 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 	return out, nil
 }
 
-// namesPrincipal reports whether an Allow statement of the trust policy
-// names the caller's role or session ARN itself (not just the account).
-func namesPrincipal(trust *policy.Policy, roleARN, sessionARN string) bool {
-	for _, st := range trust.Statements {
-		if st.Effect != policy.EffectAllow || st.Principal == nil {
-			continue
+// authorizeChained applies AWS's same-account rules to a role-session
+// caller assuming a role (aws-sts-iam.md §6.1):
+//   - the target's trust policy must allow; which principal its granting
+//     statement names decides what else is needed:
+//   - the caller's session ARN: nothing more (a session-level grant);
+//   - the caller's role ARN: the session policy still caps it;
+//   - the account (or anything wider): the caller's identity policies
+//     must allow too, capped by its session policy;
+//   - an explicit Deny in the caller's identity or session policies
+//     always wins.
+func authorizeChained(req *policy.Request, trust *policy.Policy, identity, session []*policy.Policy, roleARN, sessionARN string) error {
+	d := policy.EvaluateTrust(&policy.Request{Principal: req.Principal, Action: req.Action, Context: req.Context}, trust)
+	if !d.Allowed {
+		return fmt.Errorf("trust policy does not allow it")
+	}
+	named := grantNames(trust, d.Statement, roleARN, sessionARN)
+	id := policy.Evaluate(req, identity...)
+	if id.Effect == policy.ExplicitDeny {
+		return fmt.Errorf("denied by the caller's identity policy")
+	}
+	if len(session) > 0 {
+		sd := policy.Evaluate(req, session...)
+		if sd.Effect == policy.ExplicitDeny {
+			return fmt.Errorf("denied by the caller's session policy")
 		}
-		if slices.Contains(st.Principal.AWS, roleARN) || slices.Contains(st.Principal.AWS, sessionARN) {
-			return true
+		if named != namedSession && !sd.Allowed {
+			return fmt.Errorf("not allowed by the caller's session policy")
 		}
 	}
-	return false
+	if named == namedAccount && !id.Allowed {
+		return fmt.Errorf("no identity policy of the caller allows it")
+	}
+	return nil
 }
 
-// callerMayAssume evaluates the caller role's inline policies, intersected
-// with its session policy, for sts:AssumeRole on the target. Managed
-// policies are resolved once the IAM API stores them (a later issue);
-// until then they grant nothing here.
-func (s *Service) callerMayAssume(ctx context.Context, caller *Session, target string, reqCtx policy.Context) (bool, error) {
+type grantee int
+
+const (
+	namedAccount grantee = iota
+	namedRole
+	namedSession
+)
+
+// grantNames says whom the granting trust statement names: the caller's
+// session, its role, or only the account (or a wildcard).
+func grantNames(trust *policy.Policy, statement int, roleARN, sessionARN string) grantee {
+	if statement < 0 || statement >= len(trust.Statements) {
+		return namedAccount
+	}
+	st := trust.Statements[statement]
+	if st.Principal == nil {
+		return namedAccount
+	}
+	if slices.Contains(st.Principal.AWS, sessionARN) {
+		return namedSession
+	}
+	if slices.Contains(st.Principal.AWS, roleARN) {
+		return namedRole
+	}
+	return namedAccount
+}
+
+// callerPolicies returns the caller role's identity policies (its inline
+// policies; managed ones resolve once the IAM API stores them) and the
+// session policies the caller's session was created with. A session made
+// with PolicyArns has a session policy set even before managed policies
+// can be read: those grant nothing yet, so such a session is capped to
+// what its inline session policy allows, or nothing (fail closed).
+func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity, session []*policy.Policy, err error) {
 	role, err := s.dir.RoleByARN(ctx, caller.RoleARN)
 	if err != nil {
-		return false, fmt.Errorf("caller role %s: %w", caller.RoleARN, err)
+		return nil, nil, fmt.Errorf("caller role %s: %w", caller.RoleARN, err)
 	}
-	var identity []*policy.Policy
 	for _, ip := range role.InlinePolicies {
 		p, err := policy.ParseKind([]byte(ip.Document), policy.IdentityPolicy)
 		if err != nil {
-			return false, fmt.Errorf("inline policy %s of %s: %w", ip.Name, role.ARN, err)
+			return nil, nil, fmt.Errorf("inline policy %s of %s: %w", ip.Name, role.ARN, err)
 		}
 		identity = append(identity, p)
 	}
-	var session []*policy.Policy
 	if caller.Policy != "" {
 		p, err := policy.ParseKind([]byte(caller.Policy), policy.SessionPolicy)
 		if err != nil {
-			return false, err
+			return nil, nil, err
 		}
 		session = append(session, p)
 	}
-	_, callerRoleName := roleNameFromARN(caller.RoleARN)
-	req := &policy.Request{
-		Principal: policy.Principal{Type: policy.PrincipalAWS, ID: assumedRoleARN(s.dir.Account(), callerRoleName, caller.SessionName)},
-		Action:    "sts:AssumeRole", Resource: target, Context: reqCtx,
+	if len(caller.PolicyARNs) > 0 {
+		session = append(session, &policy.Policy{}) // present, grants nothing
 	}
-	return policy.EvaluateSession(req, identity, session).Allowed, nil
+	return identity, session, nil
 }

@@ -69,6 +69,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, requestID, awsproto.InvalidAction(action, v))
 		return
 	}
+	if p, ok := values.Lookup("Policy"); ok && p == "" {
+		h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '' at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1"))
+		return
+	}
 	switch action {
 	case "AssumeRoleWithWebIdentity":
 		// Unsigned by design (the token is the credential): any signature
@@ -157,6 +161,17 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 	if aerr != nil {
 		h.fail(w, r, requestID, aerr)
 		return
+	}
+	// Parameters AWS acts on that this server does not implement yet are
+	// refused rather than ignored: ignoring Tags, say, would let a session
+	// through that AWS would deny for want of sts:TagSession.
+	for _, name := range v.Names() {
+		for _, unsupported := range []string{"Tags.", "TransitiveTagKeys.", "SerialNumber", "TokenCode", "ProvidedContexts."} {
+			if name == unsupported || strings.HasPrefix(name, unsupported) {
+				h.fail(w, r, requestID, awsproto.InvalidParameterValue("The AssumeRole parameter "+strings.TrimSuffix(unsupported, ".")+" is not supported by this server"))
+				return
+			}
+		}
 	}
 	in := &AssumeRoleInput{
 		RoleARN:         v.Get("RoleArn"),

@@ -221,7 +221,16 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
 	}
 	now := s.now()
-	sourceIdentity, _ := verified.Claims.Raw[claimSourceIdentity].(string)
+	var sourceIdentity string
+	if raw, present := verified.Claims.Raw[claimSourceIdentity]; present {
+		// Same rules as AssumeRole's SourceIdentity parameter; a claim that
+		// breaks them is the token's fault (wording unconfirmed).
+		si, ok := raw.(string)
+		if !ok || !sourceIdentityRE.MatchString(si) || utf8.RuneCountInString(si) < 2 || utf8.RuneCountInString(si) > 64 {
+			return nil, awsproto.NewError(http.StatusBadRequest, "InvalidIdentityToken", "The https://aws.amazon.com/source_identity claim is not a valid source identity")
+		}
+		sourceIdentity = si
+	}
 	wi := policy.WebIdentity{
 		ProviderARN:     provider.ARN,
 		ProviderKey:     iam.ProviderConditionPrefix(provider.URL),
@@ -254,7 +263,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	}
 	for _, action := range actions {
 		req := wi.Request(action)
-		addRequestTags(req.Context, tags)
+		addRequestTags(req.Context, tags, transitive)
 		if d := policy.EvaluateTrust(req, trust); !d.Allowed {
 			return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("trust policy of %s does not allow %s for sub %q", role.ARN, action, verified.Claims.Subject))
 		}
@@ -288,7 +297,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	}
 	creds, err := s.keyring.Seal(session)
 	if err != nil {
-		return nil, awsproto.AsError(err)
+		return nil, sealError(err)
 	}
 	out := &AssumeRoleWithWebIdentityOutput{
 		Credentials:    creds,
@@ -309,8 +318,8 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 }
 
 // addRequestTags exposes session tags to the trust policy as AWS does:
-// aws:RequestTag/<key> and the list aws:TagKeys.
-func addRequestTags(c policy.Context, tags []Tag) {
+// aws:RequestTag/<key>, the list aws:TagKeys, and sts:TransitiveTagKeys.
+func addRequestTags(c policy.Context, tags []Tag, transitive []string) {
 	if len(tags) == 0 {
 		return
 	}
@@ -320,6 +329,9 @@ func addRequestTags(c policy.Context, tags []Tag) {
 		keys = append(keys, t.Key)
 	}
 	c.Set("aws:TagKeys", keys...)
+	if len(transitive) > 0 {
+		c.Set("sts:TransitiveTagKeys", transitive...)
+	}
 }
 
 // parsedTrust parses (once per document) a role's trust policy.
@@ -381,6 +393,18 @@ func claimConditionValues(raw map[string]any) map[string][]string {
 		}
 	}
 	return out
+}
+
+// sealError maps a failure to seal a session. A session too large for a
+// token is the caller's (or the token's) doing: PackedPolicyTooLarge, as
+// AWS answers when session policies and tags overflow (wording
+// unconfirmed), not a retryable 500.
+func sealError(err error) *awsproto.Error {
+	if errors.Is(err, ErrSessionTooLarge) {
+		return awsproto.NewError(http.StatusBadRequest, "PackedPolicyTooLarge",
+			"Packed policy consumes more than 100% of allotted space, please use smaller policy.").WithCause(err)
+	}
+	return awsproto.AsError(err)
 }
 
 // tokenError maps a verifier failure to STS's answer.
