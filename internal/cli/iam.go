@@ -3,8 +3,6 @@ package cli
 import (
 	"crypto/x509"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/config"
@@ -48,17 +46,9 @@ func iamEntities(f *config.File) ([]iam.OIDCProvider, []iam.Role, error) {
 }
 
 func readCABundle(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := readBounded(path, maxCABundle)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCABundle+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxCABundle {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxCABundle)
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(data) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)

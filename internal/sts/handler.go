@@ -96,21 +96,10 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 		Policy:           v.Get("Policy"),
 		SourceIP:         sourceIP(r),
 	}
-	if raw, ok := v.Lookup("DurationSeconds"); ok {
-		d, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '"+truncateValue(raw)+"' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"))
-			return
-		}
-		in.DurationSeconds = &d
-	}
-	arns, err := v.Structs("PolicyArns", "arn")
-	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+	var perr *awsproto.Error
+	if in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v); perr != nil {
+		h.fail(w, r, requestID, perr)
 		return
-	}
-	for _, a := range arns {
-		in.PolicyARNs = append(in.PolicyARNs, a["arn"])
 	}
 	out, err := h.svc.AssumeRoleWithWebIdentity(r.Context(), in)
 	if err != nil {
@@ -138,6 +127,28 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 type Caller struct {
 	Session *Session // nil for long-term keys
 	Root    bool
+}
+
+// sessionParams reads the DurationSeconds and PolicyArns parameters both
+// assume actions take.
+func sessionParams(v awsproto.Values) (*int64, []string, *awsproto.Error) {
+	var duration *int64
+	if raw, ok := v.Lookup("DurationSeconds"); ok {
+		d, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return nil, nil, awsproto.ValidationError("1 validation error detected: Value '" + truncateValue(raw) + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer")
+		}
+		duration = &d
+	}
+	members, err := v.Structs("PolicyArns", "arn")
+	if err != nil {
+		return nil, nil, awsproto.AsError(err)
+	}
+	var arns []string
+	for _, m := range members {
+		arns = append(arns, m["arn"])
+	}
+	return duration, arns, nil
 }
 
 // authenticate verifies the request's SigV4 signature and returns who
@@ -181,21 +192,10 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 		ExternalID:      v.Get("ExternalId"),
 		SourceIP:        sourceIP(r),
 	}
-	if raw, ok := v.Lookup("DurationSeconds"); ok {
-		d, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '"+truncateValue(raw)+"' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"))
-			return
-		}
-		in.DurationSeconds = &d
-	}
-	arns, err := v.Structs("PolicyArns", "arn")
-	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+	var perr *awsproto.Error
+	if in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v); perr != nil {
+		h.fail(w, r, requestID, perr)
 		return
-	}
-	for _, a := range arns {
-		in.PolicyARNs = append(in.PolicyARNs, a["arn"])
 	}
 	if caller.Session == nil {
 		// AWS refuses role assumption with root credentials outright.
