@@ -281,7 +281,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
-	stsHandler, err := newSTS(o, directory, st, sealer, log)
+	stsHandler, iamHandler, err := newSTS(o, directory, st, sealer, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -289,7 +289,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	iss.Routes(mux, issuerURL.Path)
 	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
 	// one AWS_ENDPOINT_URL serves every client.
-	router := &awsRouter{query: map[string]http.Handler{"sts": stsHandler}, json: map[string]http.Handler{}}
+	router := &awsRouter{query: map[string]http.Handler{"sts": stsHandler, "iam": iamHandler}, json: map[string]http.Handler{}}
 	mux.Handle("POST /{$}", router)
 	mux.Handle("GET /{$}", router)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -47,16 +47,16 @@ func TestRouting(t *testing.T) {
 		}
 	})
 	t.Run("signed for a service this server does not run", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, w.URL+"/", strings.NewReader("Action=ListRoles&Version=2010-05-08"))
+		req, _ := http.NewRequest(http.MethodPost, w.URL+"/", strings.NewReader("Action=DescribeInstances&Version=2016-11-15"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		v, _ := creds.Retrieve(context.Background())
 		sum := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // wrong on purpose: routing comes first
-		if err := v4.NewSigner().SignHTTP(context.Background(), v, req, sum, "iam", "us-east-1", time.Now()); err != nil {
+		if err := v4.NewSigner().SignHTTP(context.Background(), v, req, sum, "ec2", "us-east-1", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		resp := do(t, req.Method, req.URL.String(), req.Header, []byte("Action=ListRoles&Version=2010-05-08"))
+		resp := do(t, req.Method, req.URL.String(), req.Header, []byte("Action=DescribeInstances&Version=2016-11-15"))
 		var env stsErrorXML
-		if err := xml.Unmarshal(resp.Body, &env); err != nil || resp.Status != 400 || env.Error.Code != "InvalidAction" || !strings.Contains(env.Error.Message, "IAM") {
+		if err := xml.Unmarshal(resp.Body, &env); err != nil || resp.Status != 400 || env.Error.Code != "InvalidAction" || !strings.Contains(env.Error.Message, "EC2") {
 			t.Fatalf("%d %s", resp.Status, resp.Body)
 		}
 	})

@@ -6,16 +6,18 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/federation"
 	"github.com/oidcfed/oidcfed/internal/iam"
+	iamapi "github.com/oidcfed/oidcfed/internal/iam/api"
 	"github.com/oidcfed/oidcfed/internal/keys"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
-// newSTS builds the STS endpoint: a verifier for the directory's OIDC
+// newSTS builds the STS endpoint and the IAM API (which authenticates
+// and authorizes through the same service): a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
-func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, error) {
+func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, *iamapi.Handler, error) {
 	var providers []federation.Provider
 	for _, p := range dir.OIDCProviders() {
 		providers = append(providers, federation.Provider{
@@ -29,7 +31,7 @@ func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log
 	}
 	verifier, err := federation.New(federation.Options{Providers: providers, Now: now, Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Sessions are sealed under the configured generation of a key derived
 	// from the master key; the previous generation still opens tokens, so
@@ -41,9 +43,11 @@ func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log
 	}
 	keyring, err := sts.NewSessionKeyring(sts.DeriveSessionKey(sealer.DeriveKey, gen), older...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	svc := sts.NewService(dir, verifier, keyring, now, log)
 	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
-	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: sigv4.NewKeyCache(1024), Log: log}), nil
+	cache := sigv4.NewKeyCache(1024)
+	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log}),
+		iamapi.NewHandler(dir, svc, cache, log), nil
 }

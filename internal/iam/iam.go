@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -33,7 +34,8 @@ type OIDCProvider struct {
 	// (beyond AWS; opt-in).
 	AllClaimConditionKeys bool
 	// ReadOnly marks entities declared in the config file.
-	ReadOnly bool
+	ReadOnly   bool
+	CreateDate time.Time
 }
 
 // Role is an IAM role.
@@ -48,6 +50,7 @@ type Role struct {
 	InlinePolicies     []NamedPolicy
 	ManagedPolicyARNs  []string
 	ReadOnly           bool
+	CreateDate         time.Time
 }
 
 // NamedPolicy is an inline policy.
@@ -68,6 +71,14 @@ type Directory interface {
 	// RoleByARN finds a role by its ARN: account and path must match;
 	// the name matches regardless of case, as IAM role names do.
 	RoleByARN(ctx context.Context, arn string) (*Role, error)
+	// RoleByName finds a role by name, regardless of case.
+	RoleByName(ctx context.Context, name string) (*Role, error)
+	// OIDCProviderByARN finds a provider by its ARN.
+	OIDCProviderByARN(ctx context.Context, arn string) (*OIDCProvider, error)
+	// ListRoles returns every role ordered by path then name.
+	ListRoles(ctx context.Context) ([]*Role, error)
+	// ListOIDCProviders returns every provider ordered by ARN.
+	ListOIDCProviders(ctx context.Context) ([]*OIDCProvider, error)
 }
 
 // Static is a Directory of config-declared entities.
@@ -81,6 +92,8 @@ type Static struct {
 // every entity read-only.
 func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (*Static, error) {
 	s := &Static{account: account, region: region, providers: map[string]*OIDCProvider{}, roles: map[string]*Role{}}
+	// Config entities come into being when the server loads them.
+	loaded := time.Now().UTC().Truncate(time.Second)
 	for i := range providers {
 		p := providers[i]
 		if _, dup := s.providers[p.URL]; dup {
@@ -88,6 +101,9 @@ func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (
 		}
 		p.ARN = ProviderARN(account, p.URL)
 		p.ReadOnly = true
+		if p.CreateDate.IsZero() {
+			p.CreateDate = loaded
+		}
 		s.providers[p.URL] = &p
 	}
 	for i := range roles {
@@ -102,6 +118,9 @@ func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (
 		r.ARN = RoleARN(account, r.Path, r.Name)
 		r.ID = StableID("AROA", account+":role:"+key)
 		r.ReadOnly = true
+		if r.CreateDate.IsZero() {
+			r.CreateDate = loaded
+		}
 		s.roles[key] = &r
 	}
 	return s, nil
@@ -132,6 +151,46 @@ func (s *Static) RoleByARN(_ context.Context, arn string) (*Role, error) {
 		return nil, ErrNoSuchEntity
 	}
 	return r, nil
+}
+
+// RoleByName implements Directory.
+func (s *Static) RoleByName(_ context.Context, name string) (*Role, error) {
+	if r, ok := s.roles[strings.ToLower(name)]; ok {
+		return r, nil
+	}
+	return nil, ErrNoSuchEntity
+}
+
+// OIDCProviderByARN implements Directory.
+func (s *Static) OIDCProviderByARN(_ context.Context, arn string) (*OIDCProvider, error) {
+	for _, p := range s.providers {
+		if p.ARN == arn {
+			return p, nil
+		}
+	}
+	return nil, ErrNoSuchEntity
+}
+
+// ListRoles implements Directory.
+func (s *Static) ListRoles(context.Context) ([]*Role, error) {
+	out := make([]*Role, 0, len(s.roles))
+	for _, r := range s.roles {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name)
+	})
+	return out, nil
+}
+
+// ListOIDCProviders implements Directory.
+func (s *Static) ListOIDCProviders(context.Context) ([]*OIDCProvider, error) {
+	out := s.OIDCProviders()
+	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
+	return out, nil
 }
 
 // ProviderARN is arn:aws:iam::<account>:oidc-provider/<url without scheme>,

@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 )
 
@@ -154,17 +156,7 @@ func sessionParams(v awsproto.Values) (*int64, []string, *awsproto.Error) {
 // authenticate verifies the request's SigV4 signature and returns who
 // signed it.
 func (h *Handler) authenticate(r *http.Request, body []byte) (*Caller, *awsproto.Error) {
-	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
-		Service:     "sts",
-		Regions:     []string{h.opts.Region},
-		Credentials: sigv4.CredentialSourceFunc(h.svc.lookupCredentials),
-		Now:         h.svc.now,
-		KeyCache:    h.opts.KeyCache,
-	})
-	if err != nil {
-		return nil, sigv4Error(err)
-	}
-	return res.Principal.(*Caller), nil
+	return h.svc.Authenticate(r, body, "sts", []string{h.opts.Region}, h.opts.KeyCache)
 }
 
 func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID string, body []byte, v awsproto.Values) {
@@ -251,6 +243,63 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 		x.Element("Account", h.svc.dir.Account())
 		x.Element("Arn", assumedRoleARN(h.svc.dir.Account(), roleName, sess.SessionName))
 	})
+}
+
+// Authenticate verifies a request's SigV4 signature for service (scoped to
+// one of regions) and returns who signed it: a role session or the
+// account root. Every signed API of the server authenticates through it.
+func (s *Service) Authenticate(r *http.Request, body []byte, service string, regions []string, cache *sigv4.KeyCache) (*Caller, *awsproto.Error) {
+	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
+		Service:     service,
+		Regions:     regions,
+		Credentials: sigv4.CredentialSourceFunc(s.lookupCredentials),
+		Now:         s.now,
+		KeyCache:    cache,
+	})
+	if err != nil {
+		return nil, sigv4Error(err)
+	}
+	return res.Principal.(*Caller), nil
+}
+
+// CallerARN is how AWS names the caller in messages and policies.
+func (s *Service) CallerARN(c *Caller) string {
+	if c.Root {
+		return "arn:aws:iam::" + s.dir.Account() + ":root"
+	}
+	_, roleName := roleNameFromARN(c.Session.RoleARN)
+	return assumedRoleARN(s.dir.Account(), roleName, c.Session.SessionName)
+}
+
+// Authorize decides whether caller may perform action on resource with
+// its identity-based permissions, as every signed API of the server asks:
+// the root user may do anything; a role session needs an Allow in its
+// role's identity policies, no explicit Deny, and (when it has session
+// policies) an Allow in those too. The error is AWS's AccessDenied.
+func (s *Service) Authorize(ctx context.Context, c *Caller, action, resource string, reqCtx map[string][]string) *awsproto.Error {
+	if c.Root {
+		return nil
+	}
+	deny := func(cause error) *awsproto.Error {
+		return awsproto.NewError(http.StatusForbidden, "AccessDenied", fmt.Sprintf(
+			"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
+			s.CallerARN(c), action, resource, action)).WithCause(cause)
+	}
+	identity, session, err := s.callerPolicies(ctx, c.Session)
+	if err != nil {
+		return deny(err)
+	}
+	pc := policy.Context{}
+	for k, v := range reqCtx {
+		pc.Set(k, v...)
+	}
+	pc.Set("aws:PrincipalArn", c.Session.RoleARN)
+	pc.Set("aws:PrincipalAccount", s.dir.Account())
+	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: s.CallerARN(c)}, Action: action, Resource: resource, Context: pc}
+	if d := policy.EvaluateSession(req, identity, session); !d.Allowed {
+		return deny(fmt.Errorf("identity/session policies decide %v", d.Effect))
+	}
+	return nil
 }
 
 // AccessKeySource resolves long-term access keys (AKIA...): the secret and
