@@ -42,6 +42,9 @@ type Options struct {
 	// Dev creates what is missing (master key, runner token) and derives
 	// the issuer URL from the listen address.
 	Dev bool
+	// NoDemo, with Dev, leaves out the demo OIDC provider and roles: IAM
+	// starts empty, to be set up through the IAM API.
+	NoDemo bool
 	// Issuer is the issuer's configuration; URL may be empty in dev mode.
 	Issuer issuer.Config
 	// Logger receives JSON logs; nil means discard.
@@ -281,7 +284,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
-	stsHandler, iamHandler, err := newSTS(o, directory, st, sealer, log)
+	stsHandler, iamHandler, err := newSTS(ctx, o, directory, st, sealer, log)
 	if err != nil {
 		return fail(err)
 	}

@@ -15,6 +15,10 @@ const (
 	DevProject = "mygroup/myproject"
 )
 
+// devDeclared is where the demo entities come from, for the message
+// refusing to change them.
+const devDeclared = "--dev mode (start with --demo=false to manage every entity through the IAM API)"
+
 // buildDirectory assembles the IAM directory: the config-declared entities,
 // plus in dev mode a provider for the server's own issuer (client id = the
 // issuer URL, GitLab's default audience) and the two demo roles, unless
@@ -29,7 +33,7 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 	}
 	providers := append([]iam.OIDCProvider(nil), o.OIDCProviders...)
 	roles := append([]iam.Role(nil), o.Roles...)
-	if o.Dev {
+	if o.Dev && !o.NoDemo {
 		declared := func(url string) bool {
 			for _, p := range providers {
 				if p.URL == url {
@@ -39,7 +43,7 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 			return false
 		}
 		if !declared(issuerURL) {
-			providers = append(providers, iam.OIDCProvider{URL: issuerURL, ClientIDs: []string{issuerURL}, AllowInsecureHTTP: true})
+			providers = append(providers, iam.OIDCProvider{URL: issuerURL, ClientIDs: []string{issuerURL}, AllowInsecureHTTP: true, DeclaredIn: devDeclared})
 		}
 		have := map[string]bool{}
 		for _, r := range roles {
@@ -75,7 +79,7 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 			if err != nil {
 				return nil, err
 			}
-			roles = append(roles, iam.Role{Name: dr.name, Path: "/", TrustPolicy: string(policy), MaxSessionDuration: 3600e9})
+			roles = append(roles, iam.Role{Name: dr.name, Path: "/", TrustPolicy: string(policy), MaxSessionDuration: 3600e9, DeclaredIn: devDeclared})
 		}
 	}
 	d, err := iam.NewStatic(account, region, providers, roles)

@@ -80,7 +80,7 @@ func TestIAMReadAPIWithAWSCLI(t *testing.T) {
 		{"... and an inline policy, decoded", reader, []string{"iam", "get-role-policy", "--role-name", "reader", "--policy-name", "read-iam", "--query", "PolicyDocument.Statement[0].Action[0]", "--output", "text"},
 			"iam:GetRole", false},
 		{"... but not what its policy leaves out", reader, []string{"iam", "list-attached-role-policies", "--role-name", "reader"},
-			"(AccessDenied) when calling the ListAttachedRolePolicies operation: User: arn:aws:sts::000000000000:assumed-role/reader/s1 is not authorized to perform: iam:ListAttachedRolePolicies on resource: arn:aws:iam::000000000000:role/ops/reader", true},
+			"(AccessDenied) when calling the ListAttachedRolePolicies operation: User: arn:aws:sts::000000000000:assumed-role/reader/s1 is not authorized to perform: iam:ListAttachedRolePolicies on resource: role reader because no identity-based policy allows the iam:ListAttachedRolePolicies action", true},
 		{"a session without IAM permissions", nobody, []string{"iam", "get-role", "--role-name", "reader"},
 			"(AccessDenied) when calling the GetRole operation: User: arn:aws:sts::000000000000:assumed-role/nobody/s1 is not authorized to perform: iam:GetRole", true},
 		{"root lists attached policies", root, []string{"iam", "list-attached-role-policies", "--role-name", "reader", "--query", "AttachedPolicies[0].PolicyName", "--output", "text"},

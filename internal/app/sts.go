@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -17,22 +19,38 @@ import (
 // and authorizes through the same service): a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
-func newSTS(o Options, dir *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, *iamapi.Handler, error) {
-	var providers []federation.Provider
-	for _, p := range dir.OIDCProviders() {
-		providers = append(providers, federation.Provider{
-			URL: p.URL, ClientIDs: p.ClientIDs, Thumbprints: p.Thumbprints, CABundlePEM: p.CABundlePEM,
-			AllowInsecureHTTPLoopback: p.AllowInsecureHTTP,
-		})
-	}
+func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, *iamapi.Handler, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	verifier, err := federation.New(federation.Options{Providers: providers, Now: now, Logger: log})
+	verifier, err := federation.New(federation.Options{Now: now, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
+	// The verifier follows the provider set: config-declared providers
+	// plus those created through the IAM API, replaced after each change.
+	setProviders := func(ps []*iam.OIDCProvider) {
+		fps := make([]federation.Provider, 0, len(ps))
+		for _, p := range ps {
+			fps = append(fps, federation.Provider{
+				URL: p.URL, ClientIDs: p.ClientIDs, Thumbprints: p.Thumbprints, CABundlePEM: p.CABundlePEM,
+				AllowInsecureHTTPLoopback: p.AllowInsecureHTTP,
+			})
+		}
+		if err := verifier.SetProviders(fps); err != nil {
+			log.Error("OIDC providers not applied", "err", err)
+		}
+	}
+	dir := iam.NewManager(iam.ManagerOptions{
+		Static: static, Store: st, Now: now, Seal: sealer.Seal,
+		AllowLoopbackHTTPProviders: o.Dev, OnProvidersChanged: setProviders,
+	})
+	providers, err := dir.ListOIDCProviders(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("IAM OIDC providers: %w", err)
+	}
+	setProviders(providers)
 	// Sessions are sealed under the configured generation of a key derived
 	// from the master key; the previous generation still opens tokens, so
 	// raising the generation by one rotates without cutting live sessions.

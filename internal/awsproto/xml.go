@@ -172,6 +172,19 @@ func WriteQueryResponse(w http.ResponseWriter, namespace, action, requestID stri
 	writeBody(w, "text/xml", requestID, http.StatusOK, x.Bytes())
 }
 
+// WriteQueryEmptyResponse writes the envelope of an action without output
+// members: ResponseMetadata only, no Result element, as IAM answers
+// DeleteRole and the like.
+func WriteQueryEmptyResponse(w http.ResponseWriter, namespace, action, requestID string) {
+	var x XMLWriter
+	x.StartRoot(action+"Response", namespace)
+	x.Start("ResponseMetadata")
+	x.Element("RequestId", requestID)
+	x.End("ResponseMetadata")
+	x.End(action + "Response")
+	writeBody(w, "text/xml", requestID, http.StatusOK, x.Bytes())
+}
+
 // WriteQueryError writes e in the Query protocol's error envelope, as STS
 // and IAM send it (RequestId beside Error, not in ResponseMetadata):
 //

@@ -14,12 +14,14 @@ const maxCABundle = 1 << 20
 
 // iamEntities converts the file's IAM sections to entities, reading each
 // provider's CA bundle (which must hold at least one PEM certificate).
-func iamEntities(f *config.File) ([]iam.OIDCProvider, []iam.Role, error) {
+func iamEntities(f *config.File, configFile string) ([]iam.OIDCProvider, []iam.Role, error) {
+	declaredIn := "the config file " + configFile
 	var providers []iam.OIDCProvider
 	for i, p := range f.OIDCProviders {
 		prov := iam.OIDCProvider{
 			URL: p.URL, ClientIDs: p.ClientIDs, Thumbprints: p.Thumbprints,
 			AllowInsecureHTTP: p.AllowInsecureHTTP, AllClaimConditionKeys: p.ClaimConditionKeys == "all",
+			DeclaredIn: declaredIn,
 		}
 		if p.CABundleFile != "" {
 			pem, err := readCABundle(p.CABundleFile)
@@ -36,6 +38,7 @@ func iamEntities(f *config.File) ([]iam.OIDCProvider, []iam.Role, error) {
 			Name: r.Name, Path: r.Path, Description: r.Description, TrustPolicy: r.TrustPolicy,
 			MaxSessionDuration: time.Duration(r.MaxSessionDuration) * time.Second,
 			ManagedPolicyARNs:  r.ManagedPolicyARNs,
+			DeclaredIn:         declaredIn,
 		}
 		for _, ip := range r.InlinePolicies {
 			role.InlinePolicies = append(role.InlinePolicies, iam.NamedPolicy{Name: ip.Name, Document: ip.Document})

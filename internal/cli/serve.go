@@ -15,7 +15,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var (
 		configFile, listen, dataDir, masterKeyFile, logLevel string
-		dev                                                  bool
+		dev, demo                                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -71,7 +71,7 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 			if err := level.UnmarshalText([]byte(file.LogLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: want debug, info, warn or error", file.LogLevel)
 			}
-			providers, roles, err := iamEntities(file)
+			providers, roles, err := iamEntities(file, configFile)
 			if err != nil {
 				return err
 			}
@@ -85,6 +85,7 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 				DataDir:              file.DataDir,
 				MasterKeyFile:        file.MasterKeyFile,
 				Dev:                  dev,
+				NoDemo:               !demo,
 				Issuer:               issuerConfig(file),
 				Logger:               newLogger(cmd.ErrOrStderr(), level),
 				Out:                  cmd.OutOrStdout(),
@@ -93,6 +94,7 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "config file (YAML, strict)")
+	cmd.Flags().BoolVar(&demo, "demo", true, "with --dev: declare the demo OIDC provider and roles (read-only); --demo=false starts with an empty IAM, to set up with the aws CLI")
 	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: loopback only, local defaults, self-issued, state in ./.oidcfed")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address host:port (default 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (dev default ./.oidcfed)")

@@ -20,43 +20,60 @@ import (
 
 // OIDCProvider is an IAM OpenID Connect identity provider.
 type OIDCProvider struct {
-	ARN string
+	ARN string `json:"arn"`
 	// URL is the issuer exactly as tokens carry it in iss.
-	URL         string
-	ClientIDs   []string
-	Thumbprints []string
+	URL         string   `json:"url"`
+	ClientIDs   []string `json:"client_ids"`
+	Thumbprints []string `json:"thumbprints"`
+	Tags        []Tag    `json:"tags,omitempty"`
 	// CABundlePEM, when set, is trusted for this issuer's TLS besides the
 	// system roots (a private GitLab).
-	CABundlePEM []byte
+	CABundlePEM []byte `json:"-"`
 	// AllowInsecureHTTP permits http:// on loopback (dev, tests).
-	AllowInsecureHTTP bool
+	AllowInsecureHTTP bool `json:"allow_insecure_http,omitempty"`
 	// AllClaimConditionKeys exposes every token claim as a condition key
 	// (beyond AWS; opt-in).
-	AllClaimConditionKeys bool
-	// ReadOnly marks entities declared in the config file.
-	ReadOnly   bool
-	CreateDate time.Time
+	AllClaimConditionKeys bool `json:"-"`
+	// ReadOnly marks entities declared in the config file (or by --dev);
+	// DeclaredIn names where, for the message refusing a change.
+	ReadOnly   bool      `json:"-"`
+	DeclaredIn string    `json:"-"`
+	CreateDate time.Time `json:"create_date"`
 }
 
 // Role is an IAM role.
 type Role struct {
-	ARN                string
-	ID                 string // AROA + 17 characters
-	Name               string
-	Path               string
-	Description        string
-	TrustPolicy        string // JSON, as written
-	MaxSessionDuration time.Duration
-	InlinePolicies     []NamedPolicy
-	ManagedPolicyARNs  []string
-	ReadOnly           bool
-	CreateDate         time.Time
+	ARN                string        `json:"arn"`
+	ID                 string        `json:"id"` // AROA + 17 characters
+	Name               string        `json:"name"`
+	Path               string        `json:"path"`
+	Description        string        `json:"description,omitempty"`
+	TrustPolicy        string        `json:"trust_policy"` // JSON, as written
+	MaxSessionDuration time.Duration `json:"max_session_duration"`
+	InlinePolicies     []NamedPolicy `json:"inline_policies,omitempty"`
+	ManagedPolicyARNs  []string      `json:"managed_policy_arns,omitempty"`
+	Tags               []Tag         `json:"tags,omitempty"`
+	ReadOnly           bool          `json:"-"`
+	DeclaredIn         string        `json:"-"`
+	CreateDate         time.Time     `json:"create_date"`
+}
+
+// User is an IAM user: a long-term identity that signs with access keys.
+type User struct {
+	ARN               string        `json:"arn"`
+	ID                string        `json:"id"` // AIDA + 17 characters
+	Name              string        `json:"name"`
+	Path              string        `json:"path"`
+	InlinePolicies    []NamedPolicy `json:"inline_policies,omitempty"`
+	ManagedPolicyARNs []string      `json:"managed_policy_arns,omitempty"`
+	Tags              []Tag         `json:"tags,omitempty"`
+	CreateDate        time.Time     `json:"create_date"`
 }
 
 // NamedPolicy is an inline policy.
 type NamedPolicy struct {
-	Name     string
-	Document string
+	Name     string `json:"name"`
+	Document string `json:"document"`
 }
 
 // ErrNoSuchEntity is the IAM NoSuchEntity condition.
@@ -79,6 +96,10 @@ type Directory interface {
 	ListRoles(ctx context.Context) ([]*Role, error)
 	// ListOIDCProviders returns every provider ordered by ARN.
 	ListOIDCProviders(ctx context.Context) ([]*OIDCProvider, error)
+	// PolicyByARN finds a managed policy (AWS managed or the account's).
+	PolicyByARN(ctx context.Context, arn string) (*ManagedPolicy, error)
+	// UserByName finds an IAM user by name, regardless of case.
+	UserByName(ctx context.Context, name string) (*User, error)
 }
 
 // Static is a Directory of config-declared entities.
@@ -89,7 +110,8 @@ type Static struct {
 }
 
 // NewStatic builds a directory, filling in ARNs and role ids, and marking
-// every entity read-only.
+// every entity read-only. Entities without DeclaredIn are taken to come
+// from the config file.
 func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (*Static, error) {
 	s := &Static{account: account, region: region, providers: map[string]*OIDCProvider{}, roles: map[string]*Role{}}
 	// Config entities come into being when the server loads them.
@@ -101,6 +123,9 @@ func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (
 		}
 		p.ARN = ProviderARN(account, p.URL)
 		p.ReadOnly = true
+		if p.DeclaredIn == "" {
+			p.DeclaredIn = "the config file"
+		}
 		if p.CreateDate.IsZero() {
 			p.CreateDate = loaded
 		}
@@ -118,6 +143,9 @@ func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (
 		r.ARN = RoleARN(account, r.Path, r.Name)
 		r.ID = StableID("AROA", account+":role:"+key)
 		r.ReadOnly = true
+		if r.DeclaredIn == "" {
+			r.DeclaredIn = "the config file"
+		}
 		if r.CreateDate.IsZero() {
 			r.CreateDate = loaded
 		}
@@ -185,6 +213,18 @@ func (s *Static) ListRoles(context.Context) ([]*Role, error) {
 	})
 	return out, nil
 }
+
+// PolicyByARN implements Directory: only AWS managed policies are built
+// into a static directory.
+func (s *Static) PolicyByARN(_ context.Context, arn string) (*ManagedPolicy, error) {
+	if p, ok := AWSManagedPolicyByARN(arn); ok {
+		return p, nil
+	}
+	return nil, ErrNoSuchEntity
+}
+
+// UserByName implements Directory: the config declares no users.
+func (s *Static) UserByName(context.Context, string) (*User, error) { return nil, ErrNoSuchEntity }
 
 // ListOIDCProviders implements Directory.
 func (s *Static) ListOIDCProviders(context.Context) ([]*OIDCProvider, error) {

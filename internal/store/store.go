@@ -98,6 +98,33 @@ type Tx interface {
 	// ListAccessKeys returns a user's keys ("" for the account root user),
 	// ordered by creation time then id.
 	ListAccessKeys(ctx context.Context, userName string) ([]AccessKey, error)
+	// SetAccessKeyStatus makes a key Active or Inactive. ErrNotFound if
+	// the id is unknown.
+	SetAccessKeyStatus(ctx context.Context, id, status string) error
+	// DeleteAccessKey removes a key. ErrNotFound if the id is unknown.
+	DeleteAccessKey(ctx context.Context, id string) error
+
+	// IAM entities. The iam package owns their shape: the store keeps
+	// each as a JSON body under (kind, key), unique per kind. Every write
+	// bumps the IAM generation.
+
+	// CreateIAMRecord inserts r. ErrAlreadyExists if (kind, key) is taken.
+	CreateIAMRecord(ctx context.Context, r *IAMRecord) error
+	// UpdateIAMRecord replaces the body of an existing record.
+	// ErrNotFound if there is none.
+	UpdateIAMRecord(ctx context.Context, r *IAMRecord) error
+	// GetIAMRecord returns one record. ErrNotFound if there is none.
+	GetIAMRecord(ctx context.Context, kind, key string) (IAMRecord, error)
+	// DeleteIAMRecord removes one record. ErrNotFound if there is none.
+	DeleteIAMRecord(ctx context.Context, kind, key string) error
+	// ListIAMRecords returns a kind's records whose key starts with
+	// keyPrefix, ordered by key (bytewise).
+	ListIAMRecords(ctx context.Context, kind, keyPrefix string) ([]IAMRecord, error)
+	// CountIAMRecords is len(ListIAMRecords(kind, "")) without the bodies.
+	CountIAMRecords(ctx context.Context, kind string) (int, error)
+	// IAMGeneration is a counter every committed IAM write increases: a
+	// process caching IAM entities compares it to know they are current.
+	IAMGeneration(ctx context.Context) (uint64, error)
 
 	// Secrets at rest.
 
@@ -157,6 +184,13 @@ type AccessKey struct {
 	SealedSecret []byte
 	Status       string // "Active" or "Inactive", as IAM spells them
 	CreatedAt    time.Time
+}
+
+// IAMRecord is one stored IAM entity.
+type IAMRecord struct {
+	Kind string // "role", "user", "policy", "oidc-provider", …
+	Key  string // unique within the kind
+	Body []byte // a JSON document
 }
 
 // AccessKeyAAD is the associated data an access key's secret is sealed

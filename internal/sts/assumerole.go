@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
@@ -255,33 +256,63 @@ func grantNames(trust *policy.Policy, statement int, roleARN, sessionARN string)
 	return namedAccount
 }
 
-// callerPolicies returns the caller role's identity policies (its inline
-// policies; managed ones resolve once the IAM API stores them) and the
-// session policies the caller's session was created with. A session made
-// with PolicyArns has a session policy set even before managed policies
-// can be read: those grant nothing yet, so such a session is capped to
-// what its inline session policy allows, or nothing (fail closed).
+// callerPolicies returns the caller role's identity policies (inline and
+// attached managed) and the session policies the caller's session was
+// created with (its Policy and PolicyArns). A session policy ARN that no
+// longer resolves grants nothing; the session still counts as having
+// session policies, so it fails closed.
 func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity, session []*policy.Policy, err error) {
 	role, err := s.dir.RoleByARN(ctx, caller.RoleARN)
 	if err != nil {
 		return nil, nil, fmt.Errorf("caller role %s: %w", caller.RoleARN, err)
 	}
-	for _, ip := range role.InlinePolicies {
-		p, err := policy.ParseKind([]byte(ip.Document), policy.IdentityPolicy)
-		if err != nil {
-			return nil, nil, fmt.Errorf("inline policy %s of %s: %w", ip.Name, role.ARN, err)
-		}
-		identity = append(identity, p)
+	if identity, err = s.identityPolicies(ctx, role.InlinePolicies, role.ManagedPolicyARNs); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", role.ARN, err)
 	}
 	if caller.Policy != "" {
-		p, err := policy.ParseKind([]byte(caller.Policy), policy.SessionPolicy)
+		p, err := s.parsed(caller.Policy, policy.SessionPolicy)
 		if err != nil {
 			return nil, nil, err
 		}
 		session = append(session, p)
 	}
-	if len(caller.PolicyARNs) > 0 {
-		session = append(session, &policy.Policy{}) // present, grants nothing
+	for _, arn := range caller.PolicyARNs {
+		mp, err := s.dir.PolicyByARN(ctx, arn)
+		if err != nil {
+			session = append(session, &policy.Policy{}) // present, grants nothing
+			continue
+		}
+		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session policy %s: %w", arn, err)
+		}
+		session = append(session, p)
 	}
 	return identity, session, nil
+}
+
+// identityPolicies parses an identity's inline policies and the default
+// versions of its attached managed policies. A managed policy deleted
+// behind an attachment grants nothing.
+func (s *Service) identityPolicies(ctx context.Context, inline []iam.NamedPolicy, managed []string) ([]*policy.Policy, error) {
+	out := make([]*policy.Policy, 0, len(inline)+len(managed))
+	for _, ip := range inline {
+		p, err := s.parsed(ip.Document, policy.IdentityPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("inline policy %s: %w", ip.Name, err)
+		}
+		out = append(out, p)
+	}
+	for _, arn := range managed {
+		mp, err := s.dir.PolicyByARN(ctx, arn)
+		if err != nil {
+			continue
+		}
+		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("managed policy %s: %w", arn, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

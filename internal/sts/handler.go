@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 )
@@ -127,7 +128,8 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 // Caller is who signed a request: a role session (temporary credentials)
 // or the account's root user (its long-term access key).
 type Caller struct {
-	Session *Session // nil for long-term keys
+	Session *Session  // nil for long-term keys
+	User    *iam.User // an IAM user's long-term key
 	Root    bool
 }
 
@@ -189,6 +191,11 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 		h.fail(w, r, requestID, perr)
 		return
 	}
+	if caller.User != nil {
+		// Users assuming roles is not implemented yet; refused, not ignored.
+		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "User: "+caller.User.ARN+" is not authorized to perform: sts:AssumeRole on resource: "+in.RoleARN))
+		return
+	}
 	if caller.Session == nil {
 		// AWS refuses role assumption with root credentials outright.
 		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts."))
@@ -236,6 +243,14 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 		})
 		return
 	}
+	if u := caller.User; u != nil {
+		awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+			x.Element("UserId", u.ID)
+			x.Element("Account", account)
+			x.Element("Arn", u.ARN)
+		})
+		return
+	}
 	sess := caller.Session
 	_, roleName := roleNameFromARN(sess.RoleARN)
 	awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
@@ -264,40 +279,86 @@ func (s *Service) Authenticate(r *http.Request, body []byte, service string, reg
 
 // CallerARN is how AWS names the caller in messages and policies.
 func (s *Service) CallerARN(c *Caller) string {
-	if c.Root {
+	switch {
+	case c.Root:
 		return "arn:aws:iam::" + s.dir.Account() + ":root"
+	case c.User != nil:
+		return c.User.ARN
 	}
 	_, roleName := roleNameFromARN(c.Session.RoleARN)
 	return assumedRoleARN(s.dir.Account(), roleName, c.Session.SessionName)
 }
 
+// Authorization is what Authorize decided and why, kept for the audit
+// trail and for explaining denials.
+type Authorization struct {
+	Decision policy.Decision
+	Trace    []policy.StatementTrace
+}
+
 // Authorize decides whether caller may perform action on resource with
 // its identity-based permissions, as every signed API of the server asks:
-// the root user may do anything; a role session needs an Allow in its
-// role's identity policies, no explicit Deny, and (when it has session
-// policies) an Allow in those too. The error is AWS's AccessDenied.
+// the root user may do anything; an IAM user needs an Allow in its inline
+// or attached policies and no explicit Deny; a role session needs the same
+// of its role's policies and, when it has session policies, an Allow in
+// those too. The error is AWS's AccessDenied; resourceLabel, when set, is
+// how the message names the resource ("role NAME"), as IAM words it.
 func (s *Service) Authorize(ctx context.Context, c *Caller, action, resource string, reqCtx map[string][]string) *awsproto.Error {
+	return s.AuthorizeLabelled(ctx, c, action, resource, "", reqCtx)
+}
+
+// AuthorizeLabelled is Authorize with the resource named as resourceLabel
+// in the denial message.
+func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, resource, resourceLabel string, reqCtx map[string][]string) *awsproto.Error {
 	if c.Root {
 		return nil
 	}
-	deny := func(cause error) *awsproto.Error {
+	if resourceLabel == "" {
+		resourceLabel = resource
+	}
+	deny := func(explicit bool, cause error) *awsproto.Error {
+		why := "because no identity-based policy allows the " + action + " action"
+		if explicit {
+			why = "with an explicit deny in an identity-based policy"
+		}
 		return awsproto.NewError(http.StatusForbidden, "AccessDenied", fmt.Sprintf(
-			"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
-			s.CallerARN(c), action, resource, action)).WithCause(cause)
+			"User: %s is not authorized to perform: %s on resource: %s %s",
+			s.CallerARN(c), action, resourceLabel, why)).WithCause(cause)
 	}
-	identity, session, err := s.callerPolicies(ctx, c.Session)
-	if err != nil {
-		return deny(err)
-	}
+	var identity, session []*policy.Policy
+	var err error
 	pc := policy.Context{}
 	for k, v := range reqCtx {
 		pc.Set(k, v...)
 	}
-	pc.Set("aws:PrincipalArn", c.Session.RoleARN)
 	pc.Set("aws:PrincipalAccount", s.dir.Account())
+	if u := c.User; u != nil {
+		identity, err = s.identityPolicies(ctx, u.InlinePolicies, u.ManagedPolicyARNs)
+		pc.Set("aws:PrincipalArn", u.ARN)
+		pc.Set("aws:PrincipalType", "User")
+		pc.Set("aws:username", u.Name)
+		pc.Set("aws:userid", u.ID)
+		for _, t := range u.Tags {
+			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
+		}
+	} else {
+		identity, session, err = s.callerPolicies(ctx, c.Session)
+		pc.Set("aws:PrincipalArn", c.Session.RoleARN)
+		pc.Set("aws:PrincipalType", "AssumedRole")
+		pc.Set("aws:userid", c.Session.RoleID+":"+c.Session.SessionName)
+		for _, t := range c.Session.Tags {
+			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
+		}
+	}
+	if err != nil {
+		return deny(false, err)
+	}
+	now := s.now()
+	pc.Set("aws:CurrentTime", now.UTC().Format("2006-01-02T15:04:05Z"))
+	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: s.CallerARN(c)}, Action: action, Resource: resource, Context: pc}
 	if d := policy.EvaluateSession(req, identity, session); !d.Allowed {
-		return deny(fmt.Errorf("identity/session policies decide %v", d.Effect))
+		return deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
 	}
 	return nil
 }
@@ -324,8 +385,11 @@ func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionTok
 		case !ok:
 			return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
 		case user != "":
-			// IAM users sign with the IAM API (a later issue).
-			return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
+			u, err := s.dir.UserByName(ctx, user)
+			if err != nil {
+				return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
+			}
+			return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{User: u}, nil
 		}
 		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{Root: true}, nil
 	}

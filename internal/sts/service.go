@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/federation"
@@ -33,10 +34,33 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	// Parsed trust policies by document text: parsing is pure and the
-	// documents change rarely, so a role's policy is parsed once.
-	policies sync.Map // string → *policy.Policy
+	// Parsed policies by kind and document text: parsing is pure and
+	// documents change rarely, so each is parsed once while it is in use.
+	// Bounded: when full it starts over (documents in use come back on
+	// their next request), so changed documents cannot grow it forever.
+	policyMu sync.RWMutex
+	policies map[policyKey]*policy.Policy
+	// byData finds a document by where its bytes live: the IAM manager
+	// hands out the same cached strings request after request, so this
+	// skips hashing kilobytes of JSON per policy per request. The key
+	// holds a real pointer, which keeps the string alive: an address can
+	// not be reused for other content while it is a key.
+	byData map[dataKey]*policy.Policy
 }
+
+type policyKey struct {
+	kind policy.Kind
+	doc  string
+}
+
+type dataKey struct {
+	kind policy.Kind
+	data *byte
+	n    int
+}
+
+// maxParsedPolicies bounds the parsed-policy cache.
+const maxParsedPolicies = 8192
 
 // NewService wires a Service. now may be nil (time.Now).
 func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *SessionKeyring, now func() time.Time, log *slog.Logger) *Service {
@@ -46,7 +70,7 @@ func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *Sessi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log}
+	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[policyKey]*policy.Policy{}, byData: map[dataKey]*policy.Policy{}}
 }
 
 // AssumeRoleWithWebIdentityInput is the action's parameters.
@@ -336,14 +360,42 @@ func addRequestTags(c policy.Context, tags []Tag, transitive []string) {
 
 // parsedTrust parses (once per document) a role's trust policy.
 func (s *Service) parsedTrust(doc string) (*policy.Policy, error) {
-	if p, ok := s.policies.Load(doc); ok {
-		return p.(*policy.Policy), nil
+	return s.parsed(doc, policy.TrustPolicy)
+}
+
+// parsed parses a stored document of kind, through the cache. Stored
+// documents were checked against their quota when written (AWS managed
+// ones are larger than any customer quota), so only the service model's
+// bound applies here.
+func (s *Service) parsed(doc string, kind policy.Kind) (*policy.Policy, error) {
+	dk := dataKey{kind, unsafe.StringData(doc), len(doc)}
+	k := policyKey{kind, doc}
+	s.policyMu.RLock()
+	p, ok := s.byData[dk]
+	if ok {
+		s.policyMu.RUnlock()
+		return p, nil
 	}
-	p, err := policy.ParseKind([]byte(doc), policy.TrustPolicy)
-	if err != nil {
-		return nil, err
+	p, ok = s.policies[k]
+	s.policyMu.RUnlock()
+	if !ok {
+		var err error
+		p, err = policy.ParseWithLimit([]byte(doc), 0)
+		if err == nil {
+			err = p.Validate(kind)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	s.policies.Store(doc, p)
+	s.policyMu.Lock()
+	if len(s.policies) >= maxParsedPolicies || len(s.byData) >= maxParsedPolicies {
+		s.policies = map[policyKey]*policy.Policy{}
+		s.byData = map[dataKey]*policy.Policy{}
+	}
+	s.policies[k] = p
+	s.byData[dk] = p
+	s.policyMu.Unlock()
 	return p, nil
 }
 

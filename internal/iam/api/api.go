@@ -1,16 +1,14 @@
-// Package api serves the IAM Query API. This first slice answers the read
-// actions over the IAM directory (config-declared entities today): roles,
-// their inline and attached policies, and OIDC providers. Every call is
-// signed (SigV4, service "iam") and authorized by the caller's
-// identity-based policies; the write actions arrive with store-backed
-// entities.
+// Package api serves the IAM Query API over the iam.Manager: OIDC
+// providers, roles, managed policies and their versions, users and their
+// access keys, inline policies and attachments. Every call is signed
+// (SigV4, service "iam") and authorized by the caller's identity-based
+// policies before it reads or changes anything.
 package api
 
 import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,28 +28,32 @@ const Namespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 // APIVersion is IAM's only API version.
 const APIVersion = "2010-05-08"
 
+// MaxBody bounds a request body: a managed policy document (6,144
+// characters, URL-encoded up to 9 bytes each) fits with room to spare.
+const MaxBody = 256 << 10
+
 // Handler serves IAM.
 type Handler struct {
-	dir     iam.Directory
+	m       *iam.Manager
 	auth    *sts.Service
 	regions []string
 	cache   *sigv4.KeyCache
 	log     *slog.Logger
 }
 
-// NewHandler serves dir's entities, authenticating and authorizing callers
+// NewHandler serves m's entities, authenticating and authorizing callers
 // through auth. IAM is global: requests are signed for us-east-1, or for
 // the server's region when a client signs with its configured one (as
 // botocore does against a custom endpoint).
-func NewHandler(dir iam.Directory, auth *sts.Service, cache *sigv4.KeyCache, log *slog.Logger) *Handler {
+func NewHandler(m *iam.Manager, auth *sts.Service, cache *sigv4.KeyCache, log *slog.Logger) *Handler {
 	regions := []string{"us-east-1"}
-	if r := dir.Region(); r != "us-east-1" {
+	if r := m.Region(); r != "us-east-1" {
 		regions = append(regions, r)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{dir: dir, auth: auth, regions: regions, cache: cache, log: log}
+	return &Handler{m: m, auth: auth, regions: regions, cache: cache, log: log}
 }
 
 // request is one parsed, authenticated call.
@@ -61,25 +63,100 @@ type request struct {
 	v      awsproto.Values
 }
 
-type action func(h *Handler, req *request, x *awsproto.XMLWriter) *awsproto.Error
+// action answers one IAM action. It writes its result members to x; an
+// action with no output members returns empty == true.
+type action func(h *Handler, req *request, x *awsproto.XMLWriter) (empty bool, e *awsproto.Error)
 
-var actions = map[string]action{
-	"GetRole":                    (*Handler).getRole,
-	"ListRoles":                  (*Handler).listRoles,
-	"GetRolePolicy":              (*Handler).getRolePolicy,
-	"ListRolePolicies":           (*Handler).listRolePolicies,
-	"ListAttachedRolePolicies":   (*Handler).listAttachedRolePolicies,
-	"GetOpenIDConnectProvider":   (*Handler).getOpenIDConnectProvider,
-	"ListOpenIDConnectProviders": (*Handler).listOpenIDConnectProviders,
+// read wraps an action that always has output.
+func read(f func(h *Handler, req *request, x *awsproto.XMLWriter) *awsproto.Error) action {
+	return func(h *Handler, req *request, x *awsproto.XMLWriter) (bool, *awsproto.Error) {
+		return false, f(h, req, x)
+	}
+}
+
+// write wraps an action without output members.
+func write(f func(h *Handler, req *request) *awsproto.Error) action {
+	return func(h *Handler, req *request, _ *awsproto.XMLWriter) (bool, *awsproto.Error) { return true, f(h, req) }
+}
+
+var actions map[string]action
+
+func init() {
+	actions = map[string]action{
+		// OIDC providers.
+		"CreateOpenIDConnectProvider":             read((*Handler).createOpenIDConnectProvider),
+		"GetOpenIDConnectProvider":                read((*Handler).getOpenIDConnectProvider),
+		"ListOpenIDConnectProviders":              read((*Handler).listOpenIDConnectProviders),
+		"DeleteOpenIDConnectProvider":             write((*Handler).deleteOpenIDConnectProvider),
+		"AddClientIDToOpenIDConnectProvider":      write((*Handler).addClientID),
+		"RemoveClientIDFromOpenIDConnectProvider": write((*Handler).removeClientID),
+		"UpdateOpenIDConnectProviderThumbprint":   write((*Handler).updateThumbprint),
+		"TagOpenIDConnectProvider":                write((*Handler).tagOpenIDConnectProvider),
+		"UntagOpenIDConnectProvider":              write((*Handler).untagOpenIDConnectProvider),
+		"ListOpenIDConnectProviderTags":           read((*Handler).listOpenIDConnectProviderTags),
+		// Roles.
+		"CreateRole":               read((*Handler).createRole),
+		"GetRole":                  read((*Handler).getRole),
+		"ListRoles":                read((*Handler).listRoles),
+		"UpdateRole":               read((*Handler).updateRole),
+		"UpdateAssumeRolePolicy":   write((*Handler).updateAssumeRolePolicy),
+		"DeleteRole":               write((*Handler).deleteRole),
+		"TagRole":                  write((*Handler).tagRole),
+		"UntagRole":                write((*Handler).untagRole),
+		"ListRoleTags":             read((*Handler).listRoleTags),
+		"PutRolePolicy":            write((*Handler).putRolePolicy),
+		"GetRolePolicy":            read((*Handler).getRolePolicy),
+		"ListRolePolicies":         read((*Handler).listRolePolicies),
+		"DeleteRolePolicy":         write((*Handler).deleteRolePolicy),
+		"AttachRolePolicy":         write((*Handler).attachRolePolicy),
+		"DetachRolePolicy":         write((*Handler).detachRolePolicy),
+		"ListAttachedRolePolicies": read((*Handler).listAttachedRolePolicies),
+		// Managed policies.
+		"CreatePolicy":            read((*Handler).createPolicy),
+		"GetPolicy":               read((*Handler).getPolicy),
+		"ListPolicies":            read((*Handler).listPolicies),
+		"DeletePolicy":            write((*Handler).deletePolicy),
+		"CreatePolicyVersion":     read((*Handler).createPolicyVersion),
+		"GetPolicyVersion":        read((*Handler).getPolicyVersion),
+		"ListPolicyVersions":      read((*Handler).listPolicyVersions),
+		"SetDefaultPolicyVersion": write((*Handler).setDefaultPolicyVersion),
+		"DeletePolicyVersion":     write((*Handler).deletePolicyVersion),
+		"ListEntitiesForPolicy":   read((*Handler).listEntitiesForPolicy),
+		// Users.
+		"CreateUser":               read((*Handler).createUser),
+		"GetUser":                  read((*Handler).getUser),
+		"ListUsers":                read((*Handler).listUsers),
+		"DeleteUser":               write((*Handler).deleteUser),
+		"TagUser":                  write((*Handler).tagUser),
+		"UntagUser":                write((*Handler).untagUser),
+		"ListUserTags":             read((*Handler).listUserTags),
+		"PutUserPolicy":            write((*Handler).putUserPolicy),
+		"GetUserPolicy":            read((*Handler).getUserPolicy),
+		"ListUserPolicies":         read((*Handler).listUserPolicies),
+		"DeleteUserPolicy":         write((*Handler).deleteUserPolicy),
+		"AttachUserPolicy":         write((*Handler).attachUserPolicy),
+		"DetachUserPolicy":         write((*Handler).detachUserPolicy),
+		"ListAttachedUserPolicies": read((*Handler).listAttachedUserPolicies),
+		"CreateAccessKey":          read((*Handler).createAccessKey),
+		"ListAccessKeys":           read((*Handler).listAccessKeys),
+		"UpdateAccessKey":          write((*Handler).updateAccessKey),
+		"DeleteAccessKey":          write((*Handler).deleteAccessKey),
+		// Account.
+		"GetAccountAuthorizationDetails": read((*Handler).getAccountAuthorizationDetails),
+	}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	fail := func(e *awsproto.Error) {
-		h.log.InfoContext(r.Context(), "iam request refused", "aws_request_id", requestID, "code", e.Code, "cause", errors.Unwrap(e))
+		level := slog.LevelInfo
+		if e.HTTPStatus >= 500 {
+			level = slog.LevelError
+		}
+		h.log.Log(r.Context(), level, "iam request refused", "aws_request_id", requestID, "code", e.Code, "status", e.HTTPStatus, "cause", errors.Unwrap(e))
 		awsproto.WriteQueryError(w, Namespace, requestID, e)
 	}
-	body, err := awsproto.ReadBody(r, sts.MaxBody)
+	body, err := awsproto.ReadBody(r, MaxBody)
 	if err != nil {
 		fail(awsproto.AsError(err))
 		return
@@ -95,31 +172,74 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := v.Action()
-	if name == "" {
-		fail(awsproto.MissingAction())
-		return
-	}
-	act, ok := actions[name]
-	if !ok || v.Version() != APIVersion {
-		fail(awsproto.InvalidAction(name, v.Version()))
-		return
-	}
 	var x awsproto.XMLWriter
-	if e := act(h, &request{ctx: r.Context(), caller: caller, v: v}, &x); e != nil {
+	empty, e := h.dispatch(r.Context(), caller, v, &x)
+	if e != nil {
 		fail(e)
+		return
+	}
+	if empty {
+		awsproto.WriteQueryEmptyResponse(w, Namespace, name, requestID)
 		return
 	}
 	awsproto.WriteQueryResponse(w, Namespace, name, requestID, func(out *awsproto.XMLWriter) { out.Raw(x.Bytes()) })
 }
 
-// authorize asks the policy engine whether the caller may do action on
-// resource.
-func (h *Handler) authorize(req *request, action, resource string) *awsproto.Error {
-	return h.auth.Authorize(req.ctx, req.caller, action, resource, nil)
+// dispatch runs the action v names for an authenticated caller.
+func (h *Handler) dispatch(ctx context.Context, caller *sts.Caller, v awsproto.Values, x *awsproto.XMLWriter) (empty bool, e *awsproto.Error) {
+	name := v.Action()
+	if name == "" {
+		return false, awsproto.MissingAction()
+	}
+	act, ok := actions[name]
+	if !ok || v.Version() != APIVersion {
+		return false, awsproto.InvalidAction(name, v.Version())
+	}
+	return act(h, &request{ctx: ctx, caller: caller, v: v}, x)
 }
 
-func noSuchRole(name string) *awsproto.Error {
-	return awsproto.NewError(http.StatusNotFound, "NoSuchEntity", "The role with name "+name+" cannot be found.")
+// statuses is the IAM protocol's table: each domain error code's HTTP
+// status (the code and message go to the client as the domain wrote them).
+var statuses = map[iam.ErrorCode]int{
+	iam.CodeNoSuchEntity:            http.StatusNotFound,
+	iam.CodeEntityAlreadyExists:     http.StatusConflict,
+	iam.CodeLimitExceeded:           http.StatusConflict,
+	iam.CodeDeleteConflict:          http.StatusConflict,
+	iam.CodeMalformedPolicyDocument: http.StatusBadRequest,
+	iam.CodeInvalidInput:            http.StatusBadRequest,
+	iam.CodeUnmodifiableEntity:      http.StatusBadRequest,
+	iam.CodePolicyNotAttachable:     http.StatusBadRequest,
+	iam.CodeValidationError:         http.StatusBadRequest,
+}
+
+// toAWS maps a manager error to the wire; anything unexpected is a 500
+// whose cause only the log sees.
+func toAWS(err error) *awsproto.Error {
+	if err == nil {
+		return nil
+	}
+	var ie *iam.Error
+	if errors.As(err, &ie) {
+		if status, ok := statuses[ie.Code]; ok {
+			return awsproto.NewError(status, string(ie.Code), ie.Message).WithCause(err)
+		}
+	}
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return awsproto.NewError(http.StatusInternalServerError, "ServiceFailure", "Request processing has failed due to an unknown error, exception or failure.").WithCause(err)
+}
+
+// authorize asks the policy engine whether the caller may do action on
+// resource; label is how a denial names the resource ("role NAME" for an
+// existing role, as IAM words it; the ARN otherwise).
+func (h *Handler) authorize(req *request, action, resource, label string) *awsproto.Error {
+	return h.auth.AuthorizeLabelled(req.ctx, req.caller, action, resource, label, nil)
+}
+
+func (h *Handler) arn(resource string) string {
+	return "arn:aws:iam::" + h.m.Account() + ":" + resource
 }
 
 func required(v awsproto.Values, param, member string) (string, *awsproto.Error) {
@@ -130,27 +250,36 @@ func required(v awsproto.Values, param, member string) (string, *awsproto.Error)
 	return s, nil
 }
 
-// role resolves RoleName and authorizes action on it, on the role's real
-// ARN (with its path) when it exists. AccessDenied comes before
-// NoSuchEntity, so a caller without the permission learns nothing about
-// which roles exist.
-func (h *Handler) role(req *request, action string) (*iam.Role, *awsproto.Error) {
-	name, e := required(req.v, "RoleName", "roleName")
-	if e != nil {
-		return nil, e
+func optionalBool(v awsproto.Values, param, member string) (bool, *awsproto.Error) {
+	raw, ok := v.Lookup(param)
+	if !ok || raw == "" {
+		return false, nil
 	}
-	r, err := h.dir.RoleByName(req.ctx, name)
-	resource := iam.RoleARN(h.dir.Account(), "/", name)
-	if err == nil {
-		resource = r.ARN
-	}
-	if e := h.authorize(req, action, resource); e != nil {
-		return nil, e
-	}
+	b, err := strconv.ParseBool(raw)
 	if err != nil {
-		return nil, noSuchRole(name)
+		return false, awsproto.ValidationError("1 validation error detected: Value '" + raw + "' at '" + member + "' failed to satisfy constraint: Member must be a boolean")
 	}
-	return r, nil
+	return b, nil
+}
+
+func stringList(v awsproto.Values, name string) ([]string, *awsproto.Error) {
+	l, err := v.List(name)
+	if err != nil {
+		return nil, awsproto.AsError(err)
+	}
+	return l, nil
+}
+
+func tags(v awsproto.Values) ([]iam.Tag, *awsproto.Error) {
+	members, err := v.Structs("Tags", "Key", "Value")
+	if err != nil {
+		return nil, awsproto.AsError(err)
+	}
+	out := make([]iam.Tag, 0, len(members))
+	for _, m := range members {
+		out = append(out, iam.Tag{Key: m["Key"], Value: m["Value"]})
+	}
+	return out, nil
 }
 
 // policyDocument is how IAM returns policy documents: URL-encoded JSON
@@ -161,32 +290,18 @@ func policyDocument(doc string) string {
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-func writeRole(x *awsproto.XMLWriter, r *iam.Role, full bool) {
-	x.Element("Path", r.Path)
-	x.Element("RoleName", r.Name)
-	x.Element("RoleId", r.ID)
-	x.Element("Arn", r.ARN)
-	x.Element("CreateDate", isoTime(r.CreateDate))
-	x.Element("AssumeRolePolicyDocument", policyDocument(r.TrustPolicy))
-	x.OptElement("Description", r.Description)
-	if r.MaxSessionDuration > 0 {
-		x.Element("MaxSessionDuration", strconv.Itoa(int(r.MaxSessionDuration/time.Second)))
+func writeTags(x *awsproto.XMLWriter, tags []iam.Tag, always bool) {
+	if len(tags) == 0 && !always {
+		return
 	}
-	if full {
-		x.Start("RoleLastUsed")
-		x.End("RoleLastUsed")
+	x.Start("Tags")
+	for _, t := range tags {
+		x.Start("member")
+		x.Element("Key", t.Key)
+		x.Element("Value", t.Value)
+		x.End("member")
 	}
-}
-
-func (h *Handler) getRole(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:GetRole")
-	if e != nil {
-		return e
-	}
-	x.Start("Role")
-	writeRole(x, r, true)
-	x.End("Role")
-	return nil
+	x.End("Tags")
 }
 
 // page applies Marker/MaxItems pagination to n items: it returns the
@@ -220,67 +335,31 @@ func writeTruncation(x *awsproto.XMLWriter, next string) {
 	x.OptElement("Marker", next)
 }
 
-func (h *Handler) listRoles(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	if e := h.authorize(req, "iam:ListRoles", "arn:aws:iam::"+h.dir.Account()+":role/*"); e != nil {
-		return e
+// pathPrefix reads PathPrefix ("/" when absent).
+func pathPrefix(v awsproto.Values) string {
+	if p := v.Get("PathPrefix"); p != "" {
+		return p
 	}
-	all, err := h.dir.ListRoles(req.ctx)
-	if err != nil {
-		return awsproto.InternalFailure().WithCause(err)
-	}
-	prefix := req.v.Get("PathPrefix")
-	var roles []*iam.Role
-	for _, r := range all {
-		if strings.HasPrefix(r.Path, prefix) {
-			roles = append(roles, r)
-		}
-	}
-	from, to, next, e := page(req.v, len(roles))
+	return "/"
+}
+
+func writeTagPage(x *awsproto.XMLWriter, v awsproto.Values, tags []iam.Tag) *awsproto.Error {
+	from, to, next, e := page(v, len(tags))
 	if e != nil {
 		return e
 	}
-	x.Start("Roles")
-	for _, r := range roles[from:to] {
-		x.Start("member")
-		writeRole(x, r, false)
-		x.End("member")
-	}
-	x.End("Roles")
+	writeTags(x, tags[from:to], true)
 	writeTruncation(x, next)
 	return nil
 }
 
-func (h *Handler) getRolePolicy(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:GetRolePolicy")
-	if e != nil {
-		return e
-	}
-	name, e := required(req.v, "PolicyName", "policyName")
-	if e != nil {
-		return e
-	}
-	for _, p := range r.InlinePolicies {
-		if p.Name == name {
-			x.Element("RoleName", r.Name)
-			x.Element("PolicyName", p.Name)
-			x.Element("PolicyDocument", policyDocument(p.Document))
-			return nil
-		}
-	}
-	return awsproto.NewError(http.StatusNotFound, "NoSuchEntity", fmt.Sprintf("The role policy with name %s cannot be found.", name))
-}
-
-func (h *Handler) listRolePolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:ListRolePolicies")
-	if e != nil {
-		return e
-	}
-	from, to, next, e := page(req.v, len(r.InlinePolicies))
+func writeNamePage(x *awsproto.XMLWriter, v awsproto.Values, list []iam.NamedPolicy) *awsproto.Error {
+	from, to, next, e := page(v, len(list))
 	if e != nil {
 		return e
 	}
 	x.Start("PolicyNames")
-	for _, p := range r.InlinePolicies[from:to] {
+	for _, p := range list[from:to] {
 		x.Element("member", p.Name)
 	}
 	x.End("PolicyNames")
@@ -288,24 +367,20 @@ func (h *Handler) listRolePolicies(req *request, x *awsproto.XMLWriter) *awsprot
 	return nil
 }
 
-func (h *Handler) listAttachedRolePolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:ListAttachedRolePolicies")
-	if e != nil {
-		return e
-	}
-	prefix := req.v.Get("PathPrefix")
-	var arns []string
-	for _, a := range r.ManagedPolicyARNs {
+func writeAttachedPage(x *awsproto.XMLWriter, v awsproto.Values, arns []string) *awsproto.Error {
+	prefix := pathPrefix(v)
+	var kept []string
+	for _, a := range arns {
 		if _, path, ok := strings.Cut(a, ":policy"); ok && strings.HasPrefix(path, prefix) {
-			arns = append(arns, a)
+			kept = append(kept, a)
 		}
 	}
-	from, to, next, e := page(req.v, len(arns))
+	from, to, next, e := page(v, len(kept))
 	if e != nil {
 		return e
 	}
 	x.Start("AttachedPolicies")
-	for _, a := range arns[from:to] {
+	for _, a := range kept[from:to] {
 		x.Start("member")
 		x.Element("PolicyName", a[strings.LastIndexByte(a, '/')+1:])
 		x.Element("PolicyArn", a)
@@ -316,49 +391,14 @@ func (h *Handler) listAttachedRolePolicies(req *request, x *awsproto.XMLWriter) 
 	return nil
 }
 
-func (h *Handler) getOpenIDConnectProvider(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	arn, e := required(req.v, "OpenIDConnectProviderArn", "openIDConnectProviderArn")
-	if e != nil {
-		return e
+func inlinePolicy(x *awsproto.XMLWriter, list []iam.NamedPolicy, entityMember, entityName, name, notFound string) *awsproto.Error {
+	for _, p := range list {
+		if p.Name == name {
+			x.Element(entityMember, entityName)
+			x.Element("PolicyName", p.Name)
+			x.Element("PolicyDocument", policyDocument(p.Document))
+			return nil
+		}
 	}
-	if e := h.authorize(req, "iam:GetOpenIDConnectProvider", arn); e != nil {
-		return e
-	}
-	p, err := h.dir.OIDCProviderByARN(req.ctx, arn)
-	if err != nil {
-		// Wording unconfirmed.
-		return awsproto.NewError(http.StatusNotFound, "NoSuchEntity", "OpenIDConnect Provider not found for arn "+arn)
-	}
-	// IAM returns the URL without its scheme.
-	x.Element("Url", iam.ProviderConditionPrefix(p.URL))
-	x.Start("ClientIDList")
-	for _, c := range p.ClientIDs {
-		x.Element("member", c)
-	}
-	x.End("ClientIDList")
-	x.Start("ThumbprintList")
-	for _, tp := range p.Thumbprints {
-		x.Element("member", tp)
-	}
-	x.End("ThumbprintList")
-	x.Element("CreateDate", isoTime(p.CreateDate))
-	return nil
-}
-
-func (h *Handler) listOpenIDConnectProviders(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	if e := h.authorize(req, "iam:ListOpenIDConnectProviders", "arn:aws:iam::"+h.dir.Account()+":oidc-provider/*"); e != nil {
-		return e
-	}
-	ps, err := h.dir.ListOIDCProviders(req.ctx)
-	if err != nil {
-		return awsproto.InternalFailure().WithCause(err)
-	}
-	x.Start("OpenIDConnectProviderList")
-	for _, p := range ps {
-		x.Start("member")
-		x.Element("Arn", p.ARN)
-		x.End("member")
-	}
-	x.End("OpenIDConnectProviderList")
-	return nil
+	return awsproto.NewError(http.StatusNotFound, "NoSuchEntity", notFound)
 }

@@ -238,8 +238,9 @@ func buildPolicy(root node) (*Policy, error) {
 	case Version2012:
 		p.variables = true
 	default:
-		// Unconfirmed wording: AWS answers some Version mistakes this way.
-		return nil, malformed(msgLegacyParse)
+		// Confirmed against AWS (LocalStack's snapshot of CreatePolicy
+		// with Version 2013-10-17).
+		return nil, malformed(msgSyntax)
 	}
 	if stmts == nil {
 		return nil, malformed(msgSyntax)
@@ -406,7 +407,10 @@ func actionList(n *node) ([]string, error) {
 	return list, nil
 }
 
-// resourceList accepts "*" or an ARN ("arn:" and at least six components). Unconfirmed wording.
+// resourceList accepts "*" or an ARN ("arn:" and at least six components). AWS answers a
+// string that is not an ARN with "must be in ARN format" and an "arn:" with too few
+// components (arn:aws:s3::bucket) with "legacy parsing" (both seen in LocalStack's
+// snapshots of AWS).
 func resourceList(n *node) ([]string, error) {
 	list, ok := n.strings()
 	if !ok {
@@ -416,8 +420,11 @@ func resourceList(n *node) ([]string, error) {
 		if r == "*" {
 			continue
 		}
-		if _, ok := arnSegments(r); !ok || !strings.HasPrefix(r, "arn:") {
+		if !strings.HasPrefix(r, "arn:") {
 			return nil, malformed("Resource " + r + " must be in ARN format or \"*\".")
+		}
+		if _, ok := arnSegments(r); !ok {
+			return nil, malformed(msgLegacyParse)
 		}
 	}
 	return list, nil
@@ -564,3 +571,7 @@ func (p *Policy) Validate(kind Kind) error {
 	}
 	return nil
 }
+
+// Size is a document's size as IAM counts it against its quotas:
+// characters, JSON whitespace outside strings excluded.
+func Size(doc []byte) int { return policySize(doc) }

@@ -524,3 +524,133 @@ func (t *txn) Reseal(ctx context.Context, fn func(aad string, sealed []byte) ([]
 	}
 	return n, nil
 }
+
+func (t *txn) SetAccessKeyStatus(ctx context.Context, id, status string) error {
+	op := "set access key status " + id
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if status != "Active" && status != "Inactive" {
+		return fmt.Errorf("%s: status %q is not Active or Inactive", op, status)
+	}
+	res, err := t.tx.ExecContext(ctx, "UPDATE access_keys SET status = ? WHERE id = ?", status, id)
+	return t.oneRow(op, "no such access key", res, err)
+}
+
+func (t *txn) DeleteAccessKey(ctx context.Context, id string) error {
+	op := "delete access key " + id
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, "DELETE FROM access_keys WHERE id = ?", id)
+	return t.oneRow(op, "no such access key", res, err)
+}
+
+// IAM records.
+
+func iamOp(verb, kind, key string) string { return verb + " IAM " + kind + " " + key }
+
+func checkIAMRecord(op string, r *IAMRecord) error {
+	switch {
+	case r.Kind == "" || r.Key == "":
+		return fmt.Errorf("%s: kind and key must be set", op)
+	case !json.Valid(r.Body):
+		return fmt.Errorf("%s: body is not JSON", op)
+	}
+	return nil
+}
+
+// IAMRecord is store.IAMRecord, named here for brevity.
+type IAMRecord = store.IAMRecord
+
+func (t *txn) bumpIAMGeneration(ctx context.Context, op string) error {
+	_, err := t.tx.ExecContext(ctx, "UPDATE iam_generation SET value = value + 1 WHERE id = 1")
+	return wrapErr(op+": bump generation", err)
+}
+
+func (t *txn) CreateIAMRecord(ctx context.Context, r *IAMRecord) error {
+	op := iamOp("create", r.Kind, r.Key)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if err := checkIAMRecord(op, r); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, "INSERT INTO iam_records (kind, key, body) VALUES (?, ?, ?)", r.Kind, r.Key, r.Body); err != nil {
+		return wrapErr(op, err)
+	}
+	return t.bumpIAMGeneration(ctx, op)
+}
+
+func (t *txn) UpdateIAMRecord(ctx context.Context, r *IAMRecord) error {
+	op := iamOp("update", r.Kind, r.Key)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if err := checkIAMRecord(op, r); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, "UPDATE iam_records SET body = ? WHERE kind = ? AND key = ?", r.Body, r.Kind, r.Key)
+	if err := t.oneRow(op, "no such record", res, err); err != nil {
+		return err
+	}
+	return t.bumpIAMGeneration(ctx, op)
+}
+
+func (t *txn) GetIAMRecord(ctx context.Context, kind, key string) (IAMRecord, error) {
+	r := IAMRecord{Kind: kind, Key: key}
+	err := t.tx.QueryRowContext(ctx, "SELECT body FROM iam_records WHERE kind = ? AND key = ?", kind, key).Scan(&r.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return IAMRecord{}, fmt.Errorf("%s: %w", iamOp("get", kind, key), store.ErrNotFound)
+	}
+	if err != nil {
+		return IAMRecord{}, wrapErr(iamOp("get", kind, key), err)
+	}
+	return r, nil
+}
+
+func (t *txn) DeleteIAMRecord(ctx context.Context, kind, key string) error {
+	op := iamOp("delete", kind, key)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, "DELETE FROM iam_records WHERE kind = ? AND key = ?", kind, key)
+	if err := t.oneRow(op, "no such record", res, err); err != nil {
+		return err
+	}
+	return t.bumpIAMGeneration(ctx, op)
+}
+
+func (t *txn) ListIAMRecords(ctx context.Context, kind, keyPrefix string) ([]IAMRecord, error) {
+	op := "list IAM " + kind
+	// key >= prefix lets SQLite range-scan the primary key; the blob
+	// comparison (bytes, not characters) keeps only the prefix's keys.
+	rows, err := t.tx.QueryContext(ctx,
+		"SELECT key, body FROM iam_records WHERE kind = ? AND key >= ? AND substr(CAST(key AS BLOB), 1, ?) = CAST(? AS BLOB) ORDER BY key",
+		kind, keyPrefix, len(keyPrefix), keyPrefix)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []IAMRecord
+	for rows.Next() {
+		r := IAMRecord{Kind: kind}
+		if err := rows.Scan(&r.Key, &r.Body); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	return out, wrapErr(op, rows.Err())
+}
+
+func (t *txn) CountIAMRecords(ctx context.Context, kind string) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM iam_records WHERE kind = ?", kind).Scan(&n)
+	return n, wrapErr("count IAM "+kind, err)
+}
+
+func (t *txn) IAMGeneration(ctx context.Context) (uint64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(ctx, "SELECT value FROM iam_generation WHERE id = 1").Scan(&n)
+	return uint64(n), wrapErr("IAM generation", err)
+}

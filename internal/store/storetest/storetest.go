@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,6 +63,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OptionalTimes", testOptionalTimes},
 		{"AccessKeys", testAccessKeys},
 		{"ResealAccessKeys", testResealAccessKeys},
+		{"AccessKeyStatusDelete", testAccessKeyStatusDelete},
+		{"IAMRecords", testIAMRecords},
+		{"IAMRecordsInView", testIAMRecordsInView},
 		{"Reseal", testReseal},
 		{"ResealEmpty", testResealEmpty},
 		{"ResealAllOrNothing", testResealAllOrNothing},
@@ -1113,5 +1117,150 @@ func testUpdateCommits(t *testing.T, s store.Store) {
 func testPing(t *testing.T, s store.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+func testAccessKeyStatusDelete(t *testing.T, s store.Store) {
+	k := &store.AccessKey{ID: "AKIASTATUS0000000001", UserName: "bob", SealedSecret: []byte("x"), Status: "Active", CreatedAt: t0}
+	update(t, s, func(tx store.Tx) error { return tx.CreateAccessKey(t.Context(), k) })
+	update(t, s, func(tx store.Tx) error { return tx.SetAccessKeyStatus(t.Context(), k.ID, "Inactive") })
+	var got store.AccessKey
+	view(t, s, func(tx store.Tx) (err error) { got, err = tx.GetAccessKey(t.Context(), k.ID); return err })
+	if got.Status != "Inactive" {
+		t.Errorf("status after SetAccessKeyStatus = %q, want Inactive", got.Status)
+	}
+	err := s.Update(t.Context(), func(tx store.Tx) error { return tx.SetAccessKeyStatus(t.Context(), k.ID, "Paused") })
+	if err == nil {
+		t.Error("SetAccessKeyStatus accepted status Paused")
+	}
+	err = s.Update(t.Context(), func(tx store.Tx) error { return tx.SetAccessKeyStatus(t.Context(), "AKIANOPE", "Active") })
+	wantErrIs(t, "SetAccessKeyStatus of an unknown id", err, store.ErrNotFound)
+	update(t, s, func(tx store.Tx) error { return tx.DeleteAccessKey(t.Context(), k.ID) })
+	err = s.Update(t.Context(), func(tx store.Tx) error { return tx.DeleteAccessKey(t.Context(), k.ID) })
+	wantErrIs(t, "DeleteAccessKey twice", err, store.ErrNotFound)
+}
+
+func testIAMRecords(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	gen := func() uint64 {
+		var g uint64
+		view(t, s, func(tx store.Tx) (err error) { g, err = tx.IAMGeneration(ctx); return err })
+		return g
+	}
+	g0 := gen()
+	recs := []*store.IAMRecord{
+		{Kind: "role", Key: "deploy", Body: []byte(`{"n":1}`)},
+		{Kind: "role", Key: "deploy-prod", Body: []byte(`{"n":2}`)},
+		{Kind: "role", Key: "build", Body: []byte(`{"n":3}`)},
+		{Kind: "user", Key: "deploy", Body: []byte(`{"n":4}`)},
+	}
+	for _, r := range recs {
+		update(t, s, func(tx store.Tx) error { return tx.CreateIAMRecord(ctx, r) })
+	}
+	if g := gen(); g <= g0 {
+		t.Errorf("generation %d after creates, was %d: must increase", g, g0)
+	}
+	bad := []struct {
+		name    string
+		rec     *store.IAMRecord
+		wantErr error
+	}{
+		{"duplicate key", &store.IAMRecord{Kind: "role", Key: "deploy", Body: []byte(`{}`)}, store.ErrAlreadyExists},
+		{"no kind", &store.IAMRecord{Key: "x", Body: []byte(`{}`)}, nil},
+		{"no key", &store.IAMRecord{Kind: "role", Body: []byte(`{}`)}, nil},
+		{"not JSON", &store.IAMRecord{Kind: "role", Key: "y", Body: []byte(`{`)}, nil},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			before := gen()
+			err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateIAMRecord(ctx, tc.rec) })
+			if err == nil {
+				t.Fatal("CreateIAMRecord accepted it")
+			}
+			if tc.wantErr != nil {
+				wantErrIs(t, "CreateIAMRecord", err, tc.wantErr)
+			}
+			if gen() != before {
+				t.Error("a refused write changed the generation")
+			}
+		})
+	}
+	var list, prefixed, users []store.IAMRecord
+	var n int
+	var one store.IAMRecord
+	view(t, s, func(tx store.Tx) (err error) {
+		if list, err = tx.ListIAMRecords(ctx, "role", ""); err != nil {
+			return err
+		}
+		if prefixed, err = tx.ListIAMRecords(ctx, "role", "deploy"); err != nil {
+			return err
+		}
+		if users, err = tx.ListIAMRecords(ctx, "user", ""); err != nil {
+			return err
+		}
+		if n, err = tx.CountIAMRecords(ctx, "role"); err != nil {
+			return err
+		}
+		one, err = tx.GetIAMRecord(ctx, "user", "deploy")
+		return err
+	})
+	keys := func(rs []store.IAMRecord) (out []string) {
+		for _, r := range rs {
+			out = append(out, r.Key)
+		}
+		return out
+	}
+	if got := strings.Join(keys(list), ","); got != "build,deploy,deploy-prod" {
+		t.Errorf("ListIAMRecords(role) = %s", got)
+	}
+	if got := strings.Join(keys(prefixed), ","); got != "deploy,deploy-prod" {
+		t.Errorf("ListIAMRecords(role, deploy) = %s", got)
+	}
+	if len(users) != 1 || n != 3 || string(one.Body) != `{"n":4}` || one.Kind != "user" {
+		t.Errorf("users %v, count %d, get %+v", users, n, one)
+	}
+	update(t, s, func(tx store.Tx) error {
+		return tx.UpdateIAMRecord(ctx, &store.IAMRecord{Kind: "role", Key: "build", Body: []byte(`{"n":30}`)})
+	})
+	view(t, s, func(tx store.Tx) (err error) { one, err = tx.GetIAMRecord(ctx, "role", "build"); return err })
+	if string(one.Body) != `{"n":30}` {
+		t.Errorf("after UpdateIAMRecord body = %s", one.Body)
+	}
+	g1 := gen()
+	update(t, s, func(tx store.Tx) error { return tx.DeleteIAMRecord(ctx, "role", "build") })
+	if gen() <= g1 {
+		t.Error("DeleteIAMRecord did not bump the generation")
+	}
+	for name, fn := range map[string]func(tx store.Tx) error{
+		"get deleted":    func(tx store.Tx) error { _, err := tx.GetIAMRecord(ctx, "role", "build"); return err },
+		"delete deleted": func(tx store.Tx) error { return tx.DeleteIAMRecord(ctx, "role", "build") },
+		"update missing": func(tx store.Tx) error {
+			return tx.UpdateIAMRecord(ctx, &store.IAMRecord{Kind: "role", Key: "nope", Body: []byte(`{}`)})
+		},
+	} {
+		err := s.Update(ctx, fn)
+		wantErrIs(t, name, err, store.ErrNotFound)
+	}
+	// A failed transaction leaves neither record nor generation behind.
+	before := gen()
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateIAMRecord(ctx, &store.IAMRecord{Kind: "role", Key: "ghost", Body: []byte(`{}`)}); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErrIs(t, "Update returning an error", err, boom)
+	if gen() != before {
+		t.Error("a rolled-back write changed the generation")
+	}
+}
+
+func testIAMRecordsInView(t *testing.T, s store.Store) {
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		return tx.CreateIAMRecord(t.Context(), &store.IAMRecord{Kind: "role", Key: "r", Body: []byte(`{}`)})
+	})
+	if err == nil {
+		t.Fatal("CreateIAMRecord inside View succeeded")
 	}
 }
