@@ -42,6 +42,10 @@ type Options struct {
 	// Dev creates what is missing (master key, runner token) and derives
 	// the issuer URL from the listen address.
 	Dev bool
+	// TuneMemory runs GOGC=400 with a soft memory limit that follows the
+	// live heap (see tuneMemory); serve sets it when the operator sets
+	// neither GOGC nor GOMEMLIMIT.
+	TuneMemory bool
 	// NoDemo, with Dev, leaves out the demo OIDC provider and roles: IAM
 	// starts empty, to be set up through the IAM API.
 	NoDemo bool
@@ -416,6 +420,11 @@ func Run(ctx context.Context, o Options) error {
 	s, err := Start(ctx, o)
 	if err != nil {
 		return err
+	}
+	if o.TuneMemory {
+		tuneCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go tuneMemory(tuneCtx)
 	}
 	return s.serveUntil(ctx)
 }

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/url"
@@ -307,7 +306,14 @@ aws iam create-access-key --user-name alice --query 'AccessKey.[AccessKeyId,Secr
 		{"alice is who she says", `aws sts get-caller-identity --query Arn --output text`, alice, "arn:aws:iam::000000000000:user/alice\n"},
 		{"nothing allowed yet", `aws iam list-roles 2>&1 || true`, alice,
 			"(AccessDenied) when calling the ListRoles operation: User: arn:aws:iam::000000000000:user/alice is not authorized to perform: iam:ListRoles on resource: arn:aws:iam::000000000000:role/* because no identity-based policy allows the iam:ListRoles action"},
-		{"attach an AWS managed policy", `aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess`, root, ""},
+		{"not even herself", `aws iam get-user 2>&1 || true`, alice,
+			"(AccessDenied) when calling the GetUser operation: User: arn:aws:iam::000000000000:user/alice is not authorized to perform: iam:GetUser on resource: user alice because no identity-based policy allows the iam:GetUser action"},
+		{"a denial does not tell whether a user exists", `aws iam get-user --user-name nobody 2>&1 || true`, alice,
+			"on resource: user nobody because no identity-based policy allows"},
+		{"a guard on what she may attach", `aws iam put-user-policy --user-name alice --policy-name guard --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*"},{"Effect":"Deny","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{"ArnEquals":{"iam:PolicyARN":"arn:aws:iam::aws:policy/AdministratorAccess"}}}]}'`, root, ""},
+		{"the guard holds (iam:PolicyARN)", `aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess 2>&1 || true`, alice,
+			"with an explicit deny in an identity-based policy"},
+		{"attach an AWS managed policy", `aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess`, alice, ""},
 		{"now allowed", `aws iam list-users --query 'Users[].UserName' --output text`, alice, "alice\n"},
 		{"explicit deny inline", `aws iam put-user-policy --user-name alice --policy-name no-users --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:ListUsers","Resource":"*"}]}'`, root, ""},
 		{"denied explicitly", `aws iam list-users 2>&1 || true`, alice,
@@ -317,6 +323,7 @@ aws iam create-access-key --user-name alice --query 'AccessKey.[AccessKeyId,Secr
 		{"deactivate the key", `aws iam update-access-key --user-name alice --access-key-id ` + key[0] + ` --status Inactive`, root, ""},
 		{"an inactive key signs nothing", `aws sts get-caller-identity 2>&1 || true`, alice, "(InvalidClientTokenId)"},
 		{"entities using the policy", `aws iam list-entities-for-policy --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess --query 'PolicyUsers[].UserName' --output text`, root, "alice\n"},
+		{"nothing attached AdministratorAccess", `aws iam list-attached-user-policies --user-name alice --query 'AttachedPolicies[].PolicyName' --output text`, root, "IAMReadOnlyAccess\n"},
 	}
 	for _, st := range steps {
 		out, errOut, err := w.bash(t, st.script, st.creds...)
@@ -388,4 +395,37 @@ export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 	}
 }
 
-var _ = json.Marshal
+// TestReplacedRoleSessionGetsNothing: a session of a role that was deleted
+// and created again under the same name gets none of the new role's
+// permissions (AWS ties sessions to the role's unique id).
+func TestReplacedRoleSessionGetsNothing(t *testing.T) {
+	w, root := bareDev(t)
+	host := strings.TrimPrefix(w.URL, "http://")
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::000000000000:oidc-provider/` + host +
+		`"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
+	const allowIAM = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`
+	makeRole := `aws iam create-role --role-name r --assume-role-policy-document "$TRUST" >/dev/null
+aws iam put-role-policy --role-name r --policy-name p --policy-document "$ALLOW"
+`
+	env := append(root, "TRUST="+trust, "ALLOW="+allowIAM, "ISSUER="+w.URL)
+	if out, errOut, err := w.bash(t, "set -euo pipefail\naws iam create-open-id-connect-provider --url \"$ISSUER\" --client-id-list \"$ISSUER\" >/dev/null\n"+makeRole, env...); err != nil {
+		t.Fatalf("%v %s %s", err, out, errOut)
+	}
+	tok := w.mint(t, basicRequest(w.URL))
+	out, errOut, err := w.bash(t, `aws sts assume-role-with-web-identity --role-arn arn:aws:iam::000000000000:role/r --role-session-name s1 --web-identity-token "$TOKEN" --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text`, "TOKEN="+tok)
+	if err != nil {
+		t.Fatalf("%v %s", err, errOut)
+	}
+	f := strings.Fields(out)
+	old := []string{"AWS_ACCESS_KEY_ID=" + f[0], "AWS_SECRET_ACCESS_KEY=" + f[1], "AWS_SESSION_TOKEN=" + f[2]}
+	if _, errOut, err := w.bash(t, `aws iam list-roles`, old...); err != nil {
+		t.Fatalf("the session before the replacement: %v %s", err, errOut)
+	}
+	if out, errOut, err := w.bash(t, "set -euo pipefail\naws iam delete-role-policy --role-name r --policy-name p\naws iam delete-role --role-name r\n"+makeRole, env...); err != nil {
+		t.Fatalf("%v %s %s", err, out, errOut)
+	}
+	_, errOut, err = w.bash(t, `aws iam list-roles`, old...)
+	if err == nil || !strings.Contains(errOut, "(AccessDenied) when calling the ListRoles operation") {
+		t.Fatalf("the old session after the replacement: err %v, %s", err, errOut)
+	}
+}

@@ -38,7 +38,20 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 				AllowInsecureHTTPLoopback: p.AllowInsecureHTTP,
 			})
 		}
-		if err := verifier.SetProviders(fps); err != nil {
+		if err := verifier.SetProviders(fps); err == nil {
+			return
+		}
+		// One provider the verifier cannot take must not take the others
+		// down with it: keep every provider that is acceptable on its own.
+		var ok []federation.Provider
+		for _, p := range fps {
+			if err := verifier.SetProviders(append(ok[:len(ok):len(ok)], p)); err != nil {
+				log.Error("OIDC provider not usable for web identity", "provider", p.URL, "err", err)
+				continue
+			}
+			ok = append(ok, p)
+		}
+		if err := verifier.SetProviders(ok); err != nil {
 			log.Error("OIDC providers not applied", "err", err)
 		}
 	}

@@ -92,7 +92,8 @@ type Directory interface {
 	RoleByName(ctx context.Context, name string) (*Role, error)
 	// OIDCProviderByARN finds a provider by its ARN.
 	OIDCProviderByARN(ctx context.Context, arn string) (*OIDCProvider, error)
-	// ListRoles returns every role ordered by path then name.
+	// ListRoles returns every role ordered by name regardless of case
+	// (the static directory alone: by path, then name).
 	ListRoles(ctx context.Context) ([]*Role, error)
 	// ListOIDCProviders returns every provider ordered by ARN.
 	ListOIDCProviders(ctx context.Context) ([]*OIDCProvider, error)

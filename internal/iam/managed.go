@@ -14,7 +14,10 @@ type ManagedPolicy struct {
 	DefaultVersionID string
 	// Versions, oldest first. AWS managed policies carry only their
 	// default version.
-	Versions        []PolicyVersion
+	Versions []PolicyVersion
+	// LastVersion is the highest version number ever created (ids are
+	// never reused).
+	LastVersion     int
 	AttachmentCount int
 	AWSManaged      bool
 	Tags            []Tag

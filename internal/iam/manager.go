@@ -68,6 +68,12 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	cache map[string]any // kind + "\x00" + key → *Role, *User, *ManagedPolicy, *OIDCProvider
+	// gen counts writes. A read that began before a write committed must
+	// not cache what it read after the write cleared the cache: it only
+	// stores its result if gen is what it was when the read began.
+	gen uint64
+
+	providersMu sync.Mutex // serialises OnProvidersChanged calls
 }
 
 var _ Directory = (*Manager)(nil)
@@ -96,6 +102,7 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 	ck := kind + "\x00" + key
 	m.mu.RLock()
 	v, ok := m.cache[ck]
+	gen := m.gen
 	m.mu.RUnlock()
 	if ok {
 		return v.(*T), nil
@@ -116,15 +123,18 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 		return nil, fmt.Errorf("IAM %s %s: %w", kind, key, err)
 	}
 	m.mu.Lock()
-	m.cache[ck] = out
+	if m.gen == gen {
+		m.cache[ck] = out
+	}
 	m.mu.Unlock()
 	return out, nil
 }
 
-// invalidate drops every cached entity after a write.
+// invalidate drops every cached entity after a write (committed or not).
 func (m *Manager) invalidate() {
 	m.mu.Lock()
 	m.cache = map[string]any{}
+	m.gen++
 	m.mu.Unlock()
 }
 
@@ -248,8 +258,13 @@ func (m *Manager) ListRoles(ctx context.Context) ([]*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	static, _ := m.opts.Static.ListRoles(ctx)
-	out := append(static, stored...)
+	// A role declared in config shadows a stored one of the same name.
+	out, _ := m.opts.Static.ListRoles(ctx)
+	for _, r := range stored {
+		if _, shadowed := m.opts.Static.roles[strings.ToLower(r.Name)]; !shadowed {
+			out = append(out, r)
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	return out, nil
 }
@@ -260,7 +275,14 @@ func (m *Manager) ListOIDCProviders(ctx context.Context) ([]*OIDCProvider, error
 	if err != nil {
 		return nil, err
 	}
-	out := append(m.opts.Static.OIDCProviders(), stored...)
+	// A provider declared in config shadows a stored one with the same URL
+	// (declared after it was created through the API).
+	out := m.opts.Static.OIDCProviders()
+	for _, p := range stored {
+		if _, shadowed := m.opts.Static.providers[p.URL]; !shadowed {
+			out = append(out, p)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
 	return out, nil
 }
@@ -337,20 +359,20 @@ func (m *Manager) PolicyAttachments(ctx context.Context, arn string) (Attachment
 
 func (m *Manager) attachmentCounts(ctx context.Context) (map[string]int, error) {
 	counts := map[string]int{}
-	recs, err := listStored[Attachments](ctx, m, kindAttachments)
-	if err != nil {
-		return nil, err
-	}
-	var keys []store.IAMRecord
-	err = m.opts.Store.View(ctx, func(tx store.Tx) (err error) {
-		keys, err = tx.ListIAMRecords(ctx, kindAttachments, "")
+	var recs []store.IAMRecord
+	err := m.opts.Store.View(ctx, func(tx store.Tx) (err error) {
+		recs, err = tx.ListIAMRecords(ctx, kindAttachments, "")
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	for i, a := range recs {
-		counts[keys[i].Key] = len(a.Roles) + len(a.Users)
+	for _, rec := range recs {
+		var a Attachments
+		if err := json.Unmarshal(rec.Body, &a); err != nil {
+			return nil, fmt.Errorf("IAM attachments %s: %w", rec.Key, err)
+		}
+		counts[rec.Key] = len(a.Roles) + len(a.Users)
 	}
 	static, _ := m.opts.Static.ListRoles(ctx)
 	for _, r := range static {
@@ -537,7 +559,7 @@ func (m *Manager) validateProviderURL(raw string) error {
 	if err != nil || !strings.Contains(raw, "://") || u.Host == "" {
 		return ierr(CodeValidationError, "Invalid Open ID Connect Provider URL")
 	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+	if u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || u.User != nil {
 		return ierr(CodeInvalidInput, "Invalid Open ID Connect Provider URL.")
 	}
 	loopbackHTTP := false
@@ -631,13 +653,23 @@ func (m *Manager) CreateOIDCProvider(ctx context.Context, rawURL string, clientI
 	return p, nil
 }
 
+// providersChanged tells OnProvidersChanged the provider set after a
+// committed change. Serialized, so an older list never overwrites a newer
+// one, and detached from the request: a client hanging up after the
+// commit must not leave the verifier on the old set.
 func (m *Manager) providersChanged(ctx context.Context) {
 	if m.opts.OnProvidersChanged == nil {
 		return
 	}
-	if ps, err := m.ListOIDCProviders(ctx); err == nil {
-		m.opts.OnProvidersChanged(ps)
+	m.providersMu.Lock()
+	defer m.providersMu.Unlock()
+	ps, err := m.ListOIDCProviders(context.WithoutCancel(ctx))
+	if err != nil {
+		// Rare (the store just committed); the next change or a restart
+		// applies the set. Failing closed is not possible here.
+		return
 	}
+	m.opts.OnProvidersChanged(ps)
 }
 
 // modifyProvider runs fn on a stored provider inside a transaction.
@@ -1175,13 +1207,15 @@ func (m *Manager) CreatePolicyVersion(ctx context.Context, arn, doc string, setD
 		if len(p.Versions) >= MaxPolicyVersions {
 			return ierr(CodeLimitExceeded, "A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", MaxPolicyVersions)
 		}
-		highest := 0
+		// Version ids are never reused, even after the newest is deleted.
+		highest := p.LastVersion
 		for _, v := range p.Versions {
 			if n, err := strconv.Atoi(strings.TrimPrefix(v.VersionID, "v")); err == nil && n > highest {
 				highest = n
 			}
 		}
 		out = PolicyVersion{VersionID: "v" + strconv.Itoa(highest+1), Document: doc, CreateDate: m.now()}
+		p.LastVersion = highest + 1
 		p.Versions = append(p.Versions, out)
 		if setDefault {
 			p.DefaultVersionID = out.VersionID

@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -266,11 +267,19 @@ func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity
 	if err != nil {
 		return nil, nil, fmt.Errorf("caller role %s: %w", caller.RoleARN, err)
 	}
+	if role.ID != caller.RoleID {
+		// A role deleted and created again under the same name is another
+		// role (AWS ties sessions to the unique id): the old sessions get
+		// none of the new role's permissions.
+		return nil, nil, fmt.Errorf("caller role %s was replaced (id %s, session's %s)", caller.RoleARN, role.ID, caller.RoleID)
+	}
 	if identity, err = s.identityPolicies(ctx, role.InlinePolicies, role.ManagedPolicyARNs); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", role.ARN, err)
 	}
 	if caller.Policy != "" {
-		p, err := s.parsed(caller.Policy, policy.SessionPolicy)
+		// Decoded afresh from the token on every request: looked up by
+		// content only, not by where the string lives.
+		p, err := s.parsedContent(caller.Policy, policy.SessionPolicy)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -278,9 +287,12 @@ func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity
 	}
 	for _, arn := range caller.PolicyARNs {
 		mp, err := s.dir.PolicyByARN(ctx, arn)
-		if err != nil {
+		if errors.Is(err, iam.ErrNoSuchEntity) {
 			session = append(session, &policy.Policy{}) // present, grants nothing
 			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("session policy %s: %w", arn, err)
 		}
 		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
 		if err != nil {
@@ -305,8 +317,12 @@ func (s *Service) identityPolicies(ctx context.Context, inline []iam.NamedPolicy
 	}
 	for _, arn := range managed {
 		mp, err := s.dir.PolicyByARN(ctx, arn)
-		if err != nil {
+		if errors.Is(err, iam.ErrNoSuchEntity) {
 			continue
+		}
+		if err != nil {
+			// Not knowing a policy could drop its Deny: refuse instead.
+			return nil, fmt.Errorf("managed policy %s: %w", arn, err)
 		}
 		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
 		if err != nil {

@@ -192,8 +192,10 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 		return
 	}
 	if caller.User != nil {
-		// Users assuming roles is not implemented yet; refused, not ignored.
-		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "User: "+caller.User.ARN+" is not authorized to perform: sts:AssumeRole on resource: "+in.RoleARN))
+		// Users assuming roles is not implemented yet: refused, and the
+		// message says why rather than blaming a policy.
+		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "User: "+caller.User.ARN+
+			" is not authorized to perform: sts:AssumeRole on resource: "+in.RoleARN+" (assuming a role with IAM user credentials is not supported by this server yet)"))
 		return
 	}
 	if caller.Session == nil {
@@ -289,13 +291,6 @@ func (s *Service) CallerARN(c *Caller) string {
 	return assumedRoleARN(s.dir.Account(), roleName, c.Session.SessionName)
 }
 
-// Authorization is what Authorize decided and why, kept for the audit
-// trail and for explaining denials.
-type Authorization struct {
-	Decision policy.Decision
-	Trace    []policy.StatementTrace
-}
-
 // Authorize decides whether caller may perform action on resource with
 // its identity-based permissions, as every signed API of the server asks:
 // the root user may do anything; an IAM user needs an Allow in its inline
@@ -342,12 +337,25 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
 		}
 	} else {
-		identity, session, err = s.callerPolicies(ctx, c.Session)
-		pc.Set("aws:PrincipalArn", c.Session.RoleARN)
+		sess := c.Session
+		identity, session, err = s.callerPolicies(ctx, sess)
+		pc.Set("aws:PrincipalArn", sess.RoleARN)
 		pc.Set("aws:PrincipalType", "AssumedRole")
-		pc.Set("aws:userid", c.Session.RoleID+":"+c.Session.SessionName)
-		for _, t := range c.Session.Tags {
+		pc.Set("aws:userid", sess.RoleID+":"+sess.SessionName)
+		for _, t := range sess.Tags {
 			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
+		}
+		if sess.SourceIdentity != "" {
+			pc.Set("aws:SourceIdentity", sess.SourceIdentity)
+		}
+		if sess.ProviderARN != "" {
+			// A web-identity session carries its provider and the token's
+			// aud and sub into every later request, as on AWS.
+			pc.Set("aws:FederatedProvider", sess.ProviderARN)
+			if _, prov, ok := strings.Cut(sess.ProviderARN, ":oidc-provider/"); ok {
+				pc.Set(prov+":sub", sess.Subject)
+				pc.Set(prov+":aud", sess.Audience)
+			}
 		}
 	}
 	if err != nil {
@@ -356,6 +364,7 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 	now := s.now()
 	pc.Set("aws:CurrentTime", now.UTC().Format("2006-01-02T15:04:05Z"))
 	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	pc.Set("aws:RequestedRegion", s.dir.Region())
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: s.CallerARN(c)}, Action: action, Resource: resource, Context: pc}
 	if d := policy.EvaluateSession(req, identity, session); !d.Allowed {
 		return deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))

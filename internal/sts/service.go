@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,6 +241,11 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	if err != nil {
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("provider %s vanished: %w", verified.Provider.URL, err))
 	}
+	if !slices.Contains(provider.ClientIDs, verified.Audience) {
+		// The verifier's provider set can trail the directory by one
+		// change; the directory is the authority on audiences.
+		return nil, awsproto.NewError(http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience").WithCause(fmt.Errorf("audience %q no longer registered for %s", verified.Audience, provider.ARN))
+	}
 	trust, err := s.parsedTrust(role.TrustPolicy)
 	if err != nil {
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
@@ -368,16 +374,30 @@ func (s *Service) parsedTrust(doc string) (*policy.Policy, error) {
 // ones are larger than any customer quota), so only the service model's
 // bound applies here.
 func (s *Service) parsed(doc string, kind policy.Kind) (*policy.Policy, error) {
+	return s.parseCached(doc, kind, true)
+}
+
+// parsedContent is parsed for a document decoded afresh per request (a
+// session policy from its token): keyed by content only, so it does not
+// fill the by-address map with one-off strings.
+func (s *Service) parsedContent(doc string, kind policy.Kind) (*policy.Policy, error) {
+	return s.parseCached(doc, kind, false)
+}
+
+func (s *Service) parseCached(doc string, kind policy.Kind, byAddress bool) (*policy.Policy, error) {
 	dk := dataKey{kind, unsafe.StringData(doc), len(doc)}
 	k := policyKey{kind, doc}
 	s.policyMu.RLock()
 	p, ok := s.byData[dk]
-	if ok {
+	if ok && byAddress {
 		s.policyMu.RUnlock()
 		return p, nil
 	}
 	p, ok = s.policies[k]
 	s.policyMu.RUnlock()
+	if ok && !byAddress {
+		return p, nil
+	}
 	if !ok {
 		var err error
 		p, err = policy.ParseWithLimit([]byte(doc), 0)
@@ -394,7 +414,9 @@ func (s *Service) parsed(doc string, kind policy.Kind) (*policy.Policy, error) {
 		s.byData = map[dataKey]*policy.Policy{}
 	}
 	s.policies[k] = p
-	s.byData[dk] = p
+	if byAddress {
+		s.byData[dk] = p
+	}
 	s.policyMu.Unlock()
 	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -61,6 +62,40 @@ type request struct {
 	ctx    context.Context
 	caller *sts.Caller
 	v      awsproto.Values
+	// cond holds the request's condition keys beyond the caller's own
+	// (aws:SourceIp, iam:PolicyARN, aws:RequestTag/..., aws:ResourceTag/...).
+	cond map[string][]string
+}
+
+// set adds a condition key for the authorization of this request.
+func (r *request) set(key string, values ...string) {
+	if r.cond == nil {
+		r.cond = map[string][]string{}
+	}
+	r.cond[key] = values
+}
+
+// requestTags exposes tags a request sets as aws:RequestTag/* and
+// aws:TagKeys.
+func (r *request) requestTags(tags []iam.Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		r.set("aws:RequestTag/"+t.Key, t.Value)
+		keys = append(keys, t.Key)
+	}
+	r.set("aws:TagKeys", keys...)
+}
+
+// resourceTags exposes the target entity's tags as aws:ResourceTag/*
+// (and IAM's older iam:ResourceTag/*).
+func (r *request) resourceTags(tags []iam.Tag) {
+	for _, t := range tags {
+		r.set("aws:ResourceTag/"+t.Key, t.Value)
+		r.set("iam:ResourceTag/"+t.Key, t.Value)
+	}
 }
 
 // action answers one IAM action. It writes its result members to x; an
@@ -173,7 +208,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name := v.Action()
 	var x awsproto.XMLWriter
-	empty, e := h.dispatch(r.Context(), caller, v, &x)
+	empty, e := h.dispatch(r.Context(), caller, v, &x, sourceIP(r))
 	if e != nil {
 		fail(e)
 		return
@@ -186,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // dispatch runs the action v names for an authenticated caller.
-func (h *Handler) dispatch(ctx context.Context, caller *sts.Caller, v awsproto.Values, x *awsproto.XMLWriter) (empty bool, e *awsproto.Error) {
+func (h *Handler) dispatch(ctx context.Context, caller *sts.Caller, v awsproto.Values, x *awsproto.XMLWriter, ip string) (empty bool, e *awsproto.Error) {
 	name := v.Action()
 	if name == "" {
 		return false, awsproto.MissingAction()
@@ -195,7 +230,11 @@ func (h *Handler) dispatch(ctx context.Context, caller *sts.Caller, v awsproto.V
 	if !ok || v.Version() != APIVersion {
 		return false, awsproto.InvalidAction(name, v.Version())
 	}
-	return act(h, &request{ctx: ctx, caller: caller, v: v}, x)
+	req := &request{ctx: ctx, caller: caller, v: v}
+	if ip != "" {
+		req.set("aws:SourceIp", ip)
+	}
+	return act(h, req, x)
 }
 
 // statuses is the IAM protocol's table: each domain error code's HTTP
@@ -235,7 +274,17 @@ func toAWS(err error) *awsproto.Error {
 // resource; label is how a denial names the resource ("role NAME" for an
 // existing role, as IAM words it; the ARN otherwise).
 func (h *Handler) authorize(req *request, action, resource, label string) *awsproto.Error {
-	return h.auth.AuthorizeLabelled(req.ctx, req.caller, action, resource, label, nil)
+	return h.auth.AuthorizeLabelled(req.ctx, req.caller, action, resource, label, req.cond)
+}
+
+// sourceIP is the caller's address for aws:SourceIp (no proxy headers
+// are trusted).
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
 }
 
 func (h *Handler) arn(resource string) string {

@@ -81,7 +81,7 @@ func FuzzIAMForm(f *testing.F) {
 			return
 		}
 		var x awsproto.XMLWriter
-		_, e := h.dispatch(t.Context(), root, v, &x)
+		_, e := h.dispatch(t.Context(), root, v, &x, "192.0.2.1")
 		if e == nil {
 			return
 		}

@@ -18,11 +18,10 @@ func (h *Handler) policyARN(req *request, action string) (string, *awsproto.Erro
 	if !iam.ValidARN(arn) {
 		return "", awsproto.NewError(http.StatusBadRequest, "ValidationError", "ARN "+arn+" is not valid.")
 	}
-	label := ""
-	if _, err := h.m.PolicyByARN(req.ctx, arn); err == nil {
-		label = "policy " + arn
+	if p, err := h.m.PolicyByARN(req.ctx, arn); err == nil {
+		req.resourceTags(p.Tags)
 	}
-	return arn, h.authorize(req, action, arn, label)
+	return arn, h.authorize(req, action, arn, "policy "+arn)
 }
 
 func (h *Handler) policy(req *request, action string) (*iam.ManagedPolicy, *awsproto.Error) {
@@ -72,11 +71,12 @@ func (h *Handler) createPolicy(req *request, x *awsproto.XMLWriter) *awsproto.Er
 	if path == "" {
 		path = "/"
 	}
-	if e := h.authorize(req, "iam:CreatePolicy", h.arn("policy"+path+name), ""); e != nil {
-		return e
-	}
 	tagList, e := tags(req.v)
 	if e != nil {
+		return e
+	}
+	req.requestTags(tagList)
+	if e := h.authorize(req, "iam:CreatePolicy", h.arn("policy"+path+name), ""); e != nil {
 		return e
 	}
 	p, err := h.m.CreatePolicy(req.ctx, name, path, req.v.Get("PolicyDocument"), req.v.Get("Description"), tagList)

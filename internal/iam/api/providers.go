@@ -16,15 +16,15 @@ func (h *Handler) providerARN(req *request, action string) (string, *awsproto.Er
 	if !iam.ValidARN(arn) {
 		return "", awsproto.NewError(http.StatusBadRequest, "ValidationError", "ARN "+arn+" is not valid.")
 	}
+	if p, err := h.m.OIDCProviderByARN(req.ctx, arn); err == nil {
+		req.resourceTags(p.Tags)
+	}
 	return arn, h.authorize(req, action, arn, "")
 }
 
 func (h *Handler) createOpenIDConnectProvider(req *request, x *awsproto.XMLWriter) *awsproto.Error {
 	u, e := required(req.v, "Url", "url")
 	if e != nil {
-		return e
-	}
-	if e := h.authorize(req, "iam:CreateOpenIDConnectProvider", iam.ProviderARN(h.m.Account(), u), ""); e != nil {
 		return e
 	}
 	clientIDs, e := stringList(req.v, "ClientIDList")
@@ -37,6 +37,10 @@ func (h *Handler) createOpenIDConnectProvider(req *request, x *awsproto.XMLWrite
 	}
 	tagList, e := tags(req.v)
 	if e != nil {
+		return e
+	}
+	req.requestTags(tagList)
+	if e := h.authorize(req, "iam:CreateOpenIDConnectProvider", iam.ProviderARN(h.m.Account(), u), ""); e != nil {
 		return e
 	}
 	p, err := h.m.CreateOIDCProvider(req.ctx, u, clientIDs, thumbprints, tagList)
@@ -142,11 +146,12 @@ func (h *Handler) updateThumbprint(req *request) *awsproto.Error {
 }
 
 func (h *Handler) tagOpenIDConnectProvider(req *request) *awsproto.Error {
-	arn, e := h.providerARN(req, "iam:TagOpenIDConnectProvider")
+	tagList, e := tags(req.v)
 	if e != nil {
 		return e
 	}
-	tagList, e := tags(req.v)
+	req.requestTags(tagList)
+	arn, e := h.providerARN(req, "iam:TagOpenIDConnectProvider")
 	if e != nil {
 		return e
 	}

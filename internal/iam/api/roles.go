@@ -36,11 +36,14 @@ func (h *Handler) roleName(req *request, action string) (string, *awsproto.Error
 	if e != nil {
 		return "", e
 	}
-	resource, label := h.arn("role/"+name), ""
+	// The message names the role the same way whether it exists or not,
+	// so a denial does not tell which roles exist.
+	resource := h.arn("role/" + name)
 	if r, err := h.m.RoleByName(req.ctx, name); err == nil {
-		resource, label = r.ARN, "role "+r.Name
+		resource = r.ARN
+		req.resourceTags(r.Tags)
 	}
-	return name, h.authorize(req, action, resource, label)
+	return name, h.authorize(req, action, resource, "role "+name)
 }
 
 func writeRole(x *awsproto.XMLWriter, r *iam.Role, full bool) {
@@ -70,23 +73,24 @@ func (h *Handler) createRole(req *request, x *awsproto.XMLWriter) *awsproto.Erro
 	if path == "" {
 		path = "/"
 	}
+	tagList, e := tags(req.v)
+	if e != nil {
+		return e
+	}
+	req.requestTags(tagList)
 	if e := h.authorize(req, "iam:CreateRole", h.arn("role"+path+name), ""); e != nil {
 		return e
 	}
 	if _, ok := req.v.Lookup("PermissionsBoundary"); ok {
 		return awsproto.NewError(http.StatusBadRequest, "InvalidInput", "Permissions boundaries are not supported by this server.")
 	}
-	in := iam.RoleInput{Name: name, Path: path, TrustPolicy: req.v.Get("AssumeRolePolicyDocument"), Description: req.v.Get("Description")}
+	in := iam.RoleInput{Name: name, Path: path, TrustPolicy: req.v.Get("AssumeRolePolicyDocument"), Description: req.v.Get("Description"), Tags: tagList}
 	if raw, ok := req.v.Lookup("MaxSessionDuration"); ok {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n == 0 {
 			n = -1 // out of range: reported by the manager's validation
 		}
 		in.MaxSessionDuration = n
-	}
-	var err *awsproto.Error
-	if in.Tags, err = tags(req.v); err != nil {
-		return err
 	}
 	r, cerr := h.m.CreateRole(req.ctx, in)
 	if cerr != nil {
@@ -181,11 +185,12 @@ func (h *Handler) deleteRole(req *request) *awsproto.Error {
 }
 
 func (h *Handler) tagRole(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:TagRole")
+	tagList, e := tags(req.v)
 	if e != nil {
 		return e
 	}
-	tagList, e := tags(req.v)
+	req.requestTags(tagList)
+	name, e := h.roleName(req, "iam:TagRole")
 	if e != nil {
 		return e
 	}
@@ -193,11 +198,12 @@ func (h *Handler) tagRole(req *request) *awsproto.Error {
 }
 
 func (h *Handler) untagRole(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:UntagRole")
+	keys, e := stringList(req.v, "TagKeys")
 	if e != nil {
 		return e
 	}
-	keys, e := stringList(req.v, "TagKeys")
+	req.set("aws:TagKeys", keys...)
+	name, e := h.roleName(req, "iam:UntagRole")
 	if e != nil {
 		return e
 	}
@@ -253,11 +259,12 @@ func (h *Handler) deleteRolePolicy(req *request) *awsproto.Error {
 }
 
 func (h *Handler) attachRolePolicy(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:AttachRolePolicy")
+	arn, e := required(req.v, "PolicyArn", "policyArn")
 	if e != nil {
 		return e
 	}
-	arn, e := required(req.v, "PolicyArn", "policyArn")
+	req.set("iam:PolicyARN", arn)
+	name, e := h.roleName(req, "iam:AttachRolePolicy")
 	if e != nil {
 		return e
 	}
@@ -265,11 +272,12 @@ func (h *Handler) attachRolePolicy(req *request) *awsproto.Error {
 }
 
 func (h *Handler) detachRolePolicy(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:DetachRolePolicy")
+	arn, e := required(req.v, "PolicyArn", "policyArn")
 	if e != nil {
 		return e
 	}
-	arn, e := required(req.v, "PolicyArn", "policyArn")
+	req.set("iam:PolicyARN", arn)
+	name, e := h.roleName(req, "iam:DetachRolePolicy")
 	if e != nil {
 		return e
 	}

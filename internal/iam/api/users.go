@@ -18,11 +18,12 @@ func (h *Handler) userName(req *request, action string) (string, *awsproto.Error
 	if e != nil {
 		return "", e
 	}
-	resource, label := h.arn("user/"+name), ""
+	resource := h.arn("user/" + name)
 	if u, err := h.m.UserByName(req.ctx, name); err == nil {
-		resource, label = u.ARN, "user "+u.Name
+		resource = u.ARN
+		req.resourceTags(u.Tags)
 	}
-	return name, h.authorize(req, action, resource, label)
+	return name, h.authorize(req, action, resource, "user "+name)
 }
 
 func (h *Handler) user(req *request, action string) (*iam.User, *awsproto.Error) {
@@ -57,15 +58,16 @@ func (h *Handler) createUser(req *request, x *awsproto.XMLWriter) *awsproto.Erro
 	if path == "" {
 		path = "/"
 	}
+	tagList, e := tags(req.v)
+	if e != nil {
+		return e
+	}
+	req.requestTags(tagList)
 	if e := h.authorize(req, "iam:CreateUser", h.arn("user"+path+name), ""); e != nil {
 		return e
 	}
 	if _, ok := req.v.Lookup("PermissionsBoundary"); ok {
 		return awsproto.NewError(http.StatusBadRequest, "InvalidInput", "Permissions boundaries are not supported by this server.")
-	}
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
 	}
 	u, err := h.m.CreateUser(req.ctx, name, path, tagList)
 	if err != nil {
@@ -83,6 +85,10 @@ func (h *Handler) getUser(req *request, x *awsproto.XMLWriter) *awsproto.Error {
 	if _, ok := req.v.Lookup("UserName"); !ok {
 		switch {
 		case req.caller.User != nil:
+			u := req.caller.User
+			if e := h.authorize(req, "iam:GetUser", u.ARN, "user "+u.Name); e != nil {
+				return e
+			}
 			x.Start("User")
 			writeUser(x, req.caller.User, true)
 			x.End("User")
@@ -146,11 +152,12 @@ func (h *Handler) deleteUser(req *request) *awsproto.Error {
 }
 
 func (h *Handler) tagUser(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:TagUser")
+	tagList, e := tags(req.v)
 	if e != nil {
 		return e
 	}
-	tagList, e := tags(req.v)
+	req.requestTags(tagList)
+	name, e := h.userName(req, "iam:TagUser")
 	if e != nil {
 		return e
 	}
@@ -158,11 +165,12 @@ func (h *Handler) tagUser(req *request) *awsproto.Error {
 }
 
 func (h *Handler) untagUser(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:UntagUser")
+	keys, e := stringList(req.v, "TagKeys")
 	if e != nil {
 		return e
 	}
-	keys, e := stringList(req.v, "TagKeys")
+	req.set("aws:TagKeys", keys...)
+	name, e := h.userName(req, "iam:UntagUser")
 	if e != nil {
 		return e
 	}
@@ -218,11 +226,12 @@ func (h *Handler) deleteUserPolicy(req *request) *awsproto.Error {
 }
 
 func (h *Handler) attachUserPolicy(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:AttachUserPolicy")
+	arn, e := required(req.v, "PolicyArn", "policyArn")
 	if e != nil {
 		return e
 	}
-	arn, e := required(req.v, "PolicyArn", "policyArn")
+	req.set("iam:PolicyARN", arn)
+	name, e := h.userName(req, "iam:AttachUserPolicy")
 	if e != nil {
 		return e
 	}
@@ -230,11 +239,12 @@ func (h *Handler) attachUserPolicy(req *request) *awsproto.Error {
 }
 
 func (h *Handler) detachUserPolicy(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:DetachUserPolicy")
+	arn, e := required(req.v, "PolicyArn", "policyArn")
 	if e != nil {
 		return e
 	}
-	arn, e := required(req.v, "PolicyArn", "policyArn")
+	req.set("iam:PolicyARN", arn)
+	name, e := h.userName(req, "iam:DetachUserPolicy")
 	if e != nil {
 		return e
 	}
@@ -254,6 +264,7 @@ func (h *Handler) listAttachedUserPolicies(req *request, x *awsproto.XMLWriter) 
 func (h *Handler) accessKeyUser(req *request, action string) (string, *awsproto.Error) {
 	if _, ok := req.v.Lookup("UserName"); !ok && req.caller.User != nil {
 		u := req.caller.User
+		req.resourceTags(u.Tags)
 		return u.Name, h.authorize(req, action, u.ARN, "user "+u.Name)
 	}
 	return h.userName(req, action)
