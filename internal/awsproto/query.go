@@ -112,8 +112,10 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 		return nil, bodyTooLarge()
 	}
 	// Read into a buffer sized by Content-Length when it is declared, so a
-	// typical 1-2 KB form is one allocation instead of a growing series.
-	buf := bytes.NewBuffer(make([]byte, 0, max(512, min(r.ContentLength+1, maxBody+1))))
+	// typical 1-2 KB form is one allocation instead of a growing series
+	// (bytes.Buffer.ReadFrom wants 512 bytes free before each read, so the
+	// room for that last, empty read is part of the size).
+	buf := bytes.NewBuffer(make([]byte, 0, max(512, min(r.ContentLength+bytes.MinRead, maxBody+1))))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	body := buf.Bytes()
 	if err != nil {

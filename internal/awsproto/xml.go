@@ -60,7 +60,7 @@ func (x *XMLWriter) indent() {
 
 // StartRoot opens the document element with its namespace.
 func (x *XMLWriter) StartRoot(name, namespace string) {
-	x.buf.Grow(2048) // an STS response with a session token is ~1.5 KB
+	x.buf.Grow(4096) // an STS response with a session token is ~2-3 KB
 	x.indent()
 	x.buf.WriteString("<" + name + ` xmlns="`)
 	escapeXML(&x.buf, namespace, true)

@@ -143,6 +143,7 @@ var awsManaged = sync.OnceValues(func() ([]*ManagedPolicy, map[string]*ManagedPo
 			CreateDate: m.CreateDate,
 			UpdateDate: m.UpdateDate,
 		}
+		p.prepare()
 		list = append(list, p)
 		byARN[p.ARN] = p
 	}

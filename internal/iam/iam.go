@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
 // OIDCProvider is an IAM OpenID Connect identity provider.
@@ -56,6 +58,8 @@ type Role struct {
 	ReadOnly           bool          `json:"-"`
 	DeclaredIn         string        `json:"-"`
 	CreateDate         time.Time     `json:"create_date"`
+
+	trust *policy.Policy // parsed TrustPolicy (see Trust)
 }
 
 // User is an IAM user: a long-term identity that signs with access keys.
@@ -74,6 +78,8 @@ type User struct {
 type NamedPolicy struct {
 	Name     string `json:"name"`
 	Document string `json:"document"`
+
+	parsed *policy.Policy // see Parsed
 }
 
 // ErrNoSuchEntity is the IAM NoSuchEntity condition.
@@ -150,6 +156,8 @@ func NewStatic(account, region string, providers []OIDCProvider, roles []Role) (
 		if r.CreateDate.IsZero() {
 			r.CreateDate = loaded
 		}
+		r.InlinePolicies = append([]NamedPolicy(nil), r.InlinePolicies...)
+		r.prepare()
 		s.roles[key] = &r
 	}
 	return s, nil

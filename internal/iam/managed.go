@@ -1,6 +1,10 @@
 package iam
 
-import "time"
+import (
+	"time"
+
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
+)
 
 // ManagedPolicy is a standalone IAM policy: customer managed (stored,
 // versioned, at most five versions) or AWS managed (built in at
@@ -23,6 +27,8 @@ type ManagedPolicy struct {
 	Tags            []Tag
 	CreateDate      time.Time
 	UpdateDate      time.Time
+
+	parsedDefault *policy.Policy // see Default
 }
 
 // PolicyVersion is one version of a managed policy.

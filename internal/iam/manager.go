@@ -122,6 +122,12 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 	if err := json.Unmarshal(rec.Body, out); err != nil {
 		return nil, fmt.Errorf("IAM %s %s: %w", kind, key, err)
 	}
+	if p, ok := any(out).(preparer); ok {
+		p.prepare()
+	}
+	if r, ok := any(out).(*Role); ok {
+		r.compact()
+	}
 	m.mu.Lock()
 	if m.gen == gen {
 		m.cache[ck] = out
@@ -176,6 +182,27 @@ func (m *Manager) RoleByName(ctx context.Context, name string) (*Role, error) {
 		return nil, ErrNoSuchEntity
 	}
 	return cached[Role](ctx, m, kindRole, strings.ToLower(name))
+}
+
+// RoleWithDocuments is RoleByName for callers that show a role's policy
+// documents (the IAM API): read from the store, not the cache, whose roles
+// keep their documents parsed only (see Role.compact).
+func (m *Manager) RoleWithDocuments(ctx context.Context, name string) (*Role, error) {
+	if r, err := m.opts.Static.RoleByName(ctx, name); err == nil {
+		return r, nil
+	}
+	if name == "" {
+		return nil, ErrNoSuchEntity
+	}
+	var r *Role
+	err := m.opts.Store.View(ctx, func(tx store.Tx) (err error) {
+		r, err = get[Role](ctx, tx, kindRole, strings.ToLower(name))
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSuchEntity
+	}
+	return r, err
 }
 
 // RoleByARN implements Directory.

@@ -100,7 +100,7 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 	if err != nil {
 		return nil, notAuthorizedAssumeRole(callerARN, in.RoleARN).WithCause(err)
 	}
-	trust, err := s.parsedTrust(role.TrustPolicy)
+	trust, err := role.Trust()
 	if err != nil {
 		return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(err)
 	}
@@ -279,7 +279,7 @@ func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity
 	if caller.Policy != "" {
 		// Decoded afresh from the token on every request: looked up by
 		// content only, not by where the string lives.
-		p, err := s.parsedContent(caller.Policy, policy.SessionPolicy)
+		p, err := s.parsedSession(caller.Policy)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -294,7 +294,7 @@ func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity
 		if err != nil {
 			return nil, nil, fmt.Errorf("session policy %s: %w", arn, err)
 		}
-		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
+		p, err := mp.Default()
 		if err != nil {
 			return nil, nil, fmt.Errorf("session policy %s: %w", arn, err)
 		}
@@ -308,8 +308,9 @@ func (s *Service) callerPolicies(ctx context.Context, caller *Session) (identity
 // behind an attachment grants nothing.
 func (s *Service) identityPolicies(ctx context.Context, inline []iam.NamedPolicy, managed []string) ([]*policy.Policy, error) {
 	out := make([]*policy.Policy, 0, len(inline)+len(managed))
-	for _, ip := range inline {
-		p, err := s.parsed(ip.Document, policy.IdentityPolicy)
+	for i := range inline {
+		ip := &inline[i]
+		p, err := ip.Parsed()
 		if err != nil {
 			return nil, fmt.Errorf("inline policy %s: %w", ip.Name, err)
 		}
@@ -324,7 +325,7 @@ func (s *Service) identityPolicies(ctx context.Context, inline []iam.NamedPolicy
 			// Not knowing a policy could drop its Deny: refuse instead.
 			return nil, fmt.Errorf("managed policy %s: %w", arn, err)
 		}
-		p, err := s.parsed(mp.DefaultDocument(), policy.IdentityPolicy)
+		p, err := mp.Default()
 		if err != nil {
 			return nil, fmt.Errorf("managed policy %s: %w", arn, err)
 		}

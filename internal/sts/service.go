@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/federation"
@@ -35,33 +34,16 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	// Parsed policies by kind and document text: parsing is pure and
-	// documents change rarely, so each is parsed once while it is in use.
-	// Bounded: when full it starts over (documents in use come back on
-	// their next request), so changed documents cannot grow it forever.
+	// Session policies parsed, by document text: a session's Policy is
+	// decoded afresh from its token on every request it signs. Bounded:
+	// when full it starts over. (Stored documents travel parsed with their
+	// IAM entities.)
 	policyMu sync.RWMutex
-	policies map[policyKey]*policy.Policy
-	// byData finds a document by where its bytes live: the IAM manager
-	// hands out the same cached strings request after request, so this
-	// skips hashing kilobytes of JSON per policy per request. The key
-	// holds a real pointer, which keeps the string alive: an address can
-	// not be reused for other content while it is a key.
-	byData map[dataKey]*policy.Policy
+	policies map[string]*policy.Policy
 }
 
-type policyKey struct {
-	kind policy.Kind
-	doc  string
-}
-
-type dataKey struct {
-	kind policy.Kind
-	data *byte
-	n    int
-}
-
-// maxParsedPolicies bounds the parsed-policy cache.
-const maxParsedPolicies = 8192
+// maxParsedPolicies bounds the session-policy cache.
+const maxParsedPolicies = 1024
 
 // NewService wires a Service. now may be nil (time.Now).
 func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *SessionKeyring, now func() time.Time, log *slog.Logger) *Service {
@@ -71,7 +53,7 @@ func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *Sessi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[policyKey]*policy.Policy{}, byData: map[dataKey]*policy.Policy{}}
+	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[string]*policy.Policy{}}
 }
 
 // AssumeRoleWithWebIdentityInput is the action's parameters.
@@ -246,7 +228,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		// change; the directory is the authority on audiences.
 		return nil, awsproto.NewError(http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience").WithCause(fmt.Errorf("audience %q no longer registered for %s", verified.Audience, provider.ARN))
 	}
-	trust, err := s.parsedTrust(role.TrustPolicy)
+	trust, err := role.Trust()
 	if err != nil {
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
 	}
@@ -364,59 +346,26 @@ func addRequestTags(c policy.Context, tags []Tag, transitive []string) {
 	}
 }
 
-// parsedTrust parses (once per document) a role's trust policy.
-func (s *Service) parsedTrust(doc string) (*policy.Policy, error) {
-	return s.parsed(doc, policy.TrustPolicy)
-}
-
-// parsed parses a stored document of kind, through the cache. Stored
-// documents were checked against their quota when written (AWS managed
-// ones are larger than any customer quota), so only the service model's
-// bound applies here.
-func (s *Service) parsed(doc string, kind policy.Kind) (*policy.Policy, error) {
-	return s.parseCached(doc, kind, true)
-}
-
-// parsedContent is parsed for a document decoded afresh per request (a
-// session policy from its token): keyed by content only, so it does not
-// fill the by-address map with one-off strings.
-func (s *Service) parsedContent(doc string, kind policy.Kind) (*policy.Policy, error) {
-	return s.parseCached(doc, kind, false)
-}
-
-func (s *Service) parseCached(doc string, kind policy.Kind, byAddress bool) (*policy.Policy, error) {
-	dk := dataKey{kind, unsafe.StringData(doc), len(doc)}
-	k := policyKey{kind, doc}
+// parsedSession parses a session policy, through the cache.
+func (s *Service) parsedSession(doc string) (*policy.Policy, error) {
 	s.policyMu.RLock()
-	p, ok := s.byData[dk]
-	if ok && byAddress {
-		s.policyMu.RUnlock()
-		return p, nil
-	}
-	p, ok = s.policies[k]
+	p, ok := s.policies[doc]
 	s.policyMu.RUnlock()
-	if ok && !byAddress {
+	if ok {
 		return p, nil
 	}
-	if !ok {
-		var err error
-		p, err = policy.ParseWithLimit([]byte(doc), 0)
-		if err == nil {
-			err = p.Validate(kind)
-		}
-		if err != nil {
-			return nil, err
-		}
+	p, err := policy.ParseWithLimit([]byte(doc), 0)
+	if err == nil {
+		err = p.Validate(policy.SessionPolicy)
+	}
+	if err != nil {
+		return nil, err
 	}
 	s.policyMu.Lock()
-	if len(s.policies) >= maxParsedPolicies || len(s.byData) >= maxParsedPolicies {
-		s.policies = map[policyKey]*policy.Policy{}
-		s.byData = map[dataKey]*policy.Policy{}
+	if len(s.policies) >= maxParsedPolicies {
+		s.policies = map[string]*policy.Policy{}
 	}
-	s.policies[k] = p
-	if byAddress {
-		s.byData[dk] = p
-	}
+	s.policies[doc] = p
 	s.policyMu.Unlock()
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,9 +24,12 @@ func (h *Handler) role(req *request, action string) (*iam.Role, *awsproto.Error)
 	if e != nil {
 		return nil, e
 	}
-	r, err := h.m.RoleByName(req.ctx, name)
-	if err != nil {
+	r, err := h.m.RoleWithDocuments(req.ctx, name)
+	if errors.Is(err, iam.ErrNoSuchEntity) {
 		return nil, noSuchRole(name).WithCause(err)
+	}
+	if err != nil {
+		return nil, toAWS(err)
 	}
 	return r, nil
 }

@@ -202,6 +202,11 @@ func dsn(path string, busyTimeout time.Duration, reader bool) string {
 		// Belt and braces for View: Tx methods refuse writes themselves,
 		// and query_only makes SQLite refuse them too.
 		q.Set("_query_only", "on")
+		// 512 KiB of page cache per reader instead of SQLite's 2 MiB:
+		// hot records are cached above the store (IAM entities, runners'
+		// lookups are point reads), the OS caches the file, and several
+		// readers at 2 MiB each were a fifth of a small server's RSS.
+		q.Add("_pragma", "cache_size(-512)")
 	} else {
 		q.Set("_txlock", "immediate")
 	}
