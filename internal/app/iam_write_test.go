@@ -429,3 +429,56 @@ aws iam put-role-policy --role-name r --policy-name p --policy-document "$ALLOW"
 		t.Fatalf("the old session after the replacement: err %v, %s", err, errOut)
 	}
 }
+
+// TestUsersAssumeRoles: IAM users assume roles as within one AWS account —
+// a trust policy naming the account needs the user's own Allow; one
+// naming the user does not; neither lets another user in.
+func TestUsersAssumeRoles(t *testing.T) {
+	w, root := bareDev(t)
+	const account = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}`
+	const named = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/bob"},"Action":"sts:AssumeRole"}]}`
+	out, errOut, err := w.bash(t, `set -euo pipefail
+aws iam create-role --role-name via-account --assume-role-policy-document "$ACCOUNT" >/dev/null
+aws iam create-role --role-name names-bob --assume-role-policy-document "$NAMED" >/dev/null
+for u in alice bob; do
+  aws iam create-user --user-name $u >/dev/null
+  aws iam create-access-key --user-name $u --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text
+done
+aws iam put-user-policy --user-name alice --policy-name assume --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}'
+`, append(root, "ACCOUNT="+account, "NAMED="+named)...)
+	if err != nil {
+		t.Fatalf("%v %s %s", err, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	key := func(i int) []string {
+		f := strings.Fields(lines[i])
+		return []string{"AWS_ACCESS_KEY_ID=" + f[0], "AWS_SECRET_ACCESS_KEY=" + f[1]}
+	}
+	alice, bob := key(0), key(1)
+	assume := `creds=$(aws sts assume-role --role-arn arn:aws:iam::000000000000:role/$ROLE --role-session-name s1 $EXTRA --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text) || exit 1
+read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN <<<"$creds"
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+aws sts get-caller-identity --query Arn --output text`
+	for _, tc := range []struct {
+		name  string
+		creds []string
+		role  string
+		extra string
+		want  string
+	}{
+		{"the account's trust and the user's Allow", alice, "via-account", "", "arn:aws:sts::000000000000:assumed-role/via-account/s1\n"},
+		{"up to the role's maximum", alice, "via-account", "--duration-seconds 3600", "arn:aws:sts::000000000000:assumed-role/via-account/s1\n"},
+		{"over the role's maximum", alice, "via-account", "--duration-seconds 7200", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."},
+		{"no Allow of his own", bob, "via-account", "",
+			"(AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::000000000000:user/bob is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role/via-account"},
+		{"named in the trust policy", bob, "names-bob", "", "arn:aws:sts::000000000000:assumed-role/names-bob/s1\n"},
+		{"another user's trust", alice, "names-bob", "", "(AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::000000000000:user/alice is not authorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, _ := w.bash(t, assume, append(tc.creds, "ROLE="+tc.role, "EXTRA="+tc.extra)...)
+			if !strings.Contains(out+errOut, tc.want) {
+				t.Fatalf("got %s%s\nwant %q", out, errOut, tc.want)
+			}
+		})
+	}
+}

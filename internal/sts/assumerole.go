@@ -76,35 +76,71 @@ func notAuthorizedAssumeRole(caller, role string) *awsproto.Error {
 		fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller, role))
 }
 
+// assumer is who calls AssumeRole: a role session (role chaining) or an
+// IAM user, reduced to what the decision and the new session need.
+type assumer struct {
+	arn          string // as the trust policy and messages name it
+	principalARN string // aws:PrincipalArn
+	roleARN      string // the caller's role (sessions only)
+	kind, userID string
+	chained      bool
+	session      *Session // sessions only
+	tags         []Tag
+}
+
+func (s *Service) assumerOf(c *Caller) assumer {
+	if u := c.User; u != nil {
+		a := assumer{arn: u.ARN, principalARN: u.ARN, kind: "User", userID: u.ID}
+		for _, t := range u.Tags {
+			a.tags = append(a.tags, Tag{Key: t.Key, Value: t.Value})
+		}
+		return a
+	}
+	sess := c.Session
+	_, roleName := roleNameFromARN(sess.RoleARN)
+	return assumer{
+		arn: assumedRoleARN(s.dir.Account(), roleName, sess.SessionName), principalARN: sess.RoleARN, roleARN: sess.RoleARN,
+		kind: "AssumedRole", userID: sess.RoleID + ":" + sess.SessionName, chained: true, session: sess, tags: sess.Tags,
+	}
+}
+
 // AssumeRole issues credentials for another role to a caller holding role
-// session credentials (role chaining, capped at one hour as on AWS). The
-// target's trust policy must allow the caller; unless it names the
-// caller's role or session explicitly, the caller's own permissions
-// (its role's inline policies, intersected with its session policy) must
-// allow sts:AssumeRole on the target too, as within one AWS account.
-func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
+// session credentials (role chaining, capped at one hour as on AWS) or an
+// IAM user's access key. The target's trust policy must allow the caller;
+// unless it names the caller (the session, or the user) explicitly, the
+// caller's own permissions (its identity policies, capped by a session's
+// session policies) must allow sts:AssumeRole on the target too, as within
+// one AWS account.
+func (s *Service) AssumeRole(ctx context.Context, c *Caller, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
 	account := s.dir.Account()
-	_, callerRoleName := roleNameFromARN(caller.RoleARN)
-	callerARN := assumedRoleARN(account, callerRoleName, caller.SessionName)
+	who := s.assumerOf(c)
+	callerARN := who.arn
 	duration := time.Hour
 	if in.DurationSeconds != nil {
 		duration = time.Duration(*in.DurationSeconds) * time.Second
 	}
-	if duration > chainLimit {
+	if who.chained && duration > chainLimit {
 		return nil, awsproto.ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 	role, err := s.dir.RoleByARN(ctx, in.RoleARN)
 	if err != nil {
 		return nil, notAuthorizedAssumeRole(callerARN, in.RoleARN).WithCause(err)
 	}
+	if !who.chained && role.MaxSessionDuration > 0 && duration > role.MaxSessionDuration {
+		return nil, errDurationOverRoleMax()
+	}
 	trust, err := role.Trust()
 	if err != nil {
 		return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(err)
 	}
 	now := s.now()
+	caller := who.session
+	if caller == nil {
+		caller = &Session{} // a user brings no session state to carry over
+	}
 	sourceIdentity := caller.SourceIdentity
 	if in.SourceIdentity != "" {
 		if sourceIdentity != "" && sourceIdentity != in.SourceIdentity {
@@ -127,10 +163,10 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 			reqCtx.Set(k, v...)
 		}
 	}
-	set("aws:PrincipalArn", caller.RoleARN)
+	set("aws:PrincipalArn", who.principalARN)
 	set("aws:PrincipalAccount", account)
-	set("aws:PrincipalType", "AssumedRole")
-	set("aws:userid", caller.RoleID+":"+caller.SessionName)
+	set("aws:PrincipalType", who.kind)
+	set("aws:userid", who.userID)
 	set("aws:SourceIdentity", caller.SourceIdentity)
 	set("aws:FederatedProvider", caller.ProviderARN)
 	set("aws:CurrentTime", now.UTC().Format("2006-01-02T15:04:05Z"))
@@ -149,7 +185,7 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 			set(prov+":aud", caller.Audience)
 		}
 	}
-	for _, t := range caller.Tags {
+	for _, t := range who.tags {
 		set("aws:PrincipalTag/"+t.Key, t.Value)
 	}
 	addRequestTags(reqCtx, tags, caller.TransitiveTagKeys)
@@ -158,13 +194,18 @@ func (s *Service) AssumeRole(ctx context.Context, caller *Session, in *AssumeRol
 	if in.SourceIdentity != "" && caller.SourceIdentity == "" {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
-	identity, sessionPolicies, err := s.callerPolicies(ctx, caller)
+	var identity, sessionPolicies []*policy.Policy
+	if u := c.User; u != nil {
+		identity, err = s.identityPolicies(ctx, u.InlinePolicies, u.ManagedPolicyARNs)
+	} else {
+		identity, sessionPolicies, err = s.callerPolicies(ctx, who.session)
+	}
 	if err != nil {
 		return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(err)
 	}
 	for _, action := range actions {
 		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: reqCtx}
-		if err := authorizeChained(req, trust, identity, sessionPolicies, caller.RoleARN, callerARN); err != nil {
+		if err := authorizeChained(req, trust, identity, sessionPolicies, who.roleARN, callerARN); err != nil {
 			return nil, notAuthorizedAssumeRole(callerARN, role.ARN).WithCause(fmt.Errorf("%s: %w", action, err))
 		}
 	}

@@ -191,19 +191,12 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 		h.fail(w, r, requestID, perr)
 		return
 	}
-	if caller.User != nil {
-		// Users assuming roles is not implemented yet: refused, and the
-		// message says why rather than blaming a policy.
-		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "User: "+caller.User.ARN+
-			" is not authorized to perform: sts:AssumeRole on resource: "+in.RoleARN+" (assuming a role with IAM user credentials is not supported by this server yet)"))
-		return
-	}
-	if caller.Session == nil {
+	if caller.Root {
 		// AWS refuses role assumption with root credentials outright.
 		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts."))
 		return
 	}
-	out, err := h.svc.AssumeRole(r.Context(), caller.Session, in)
+	out, err := h.svc.AssumeRole(r.Context(), caller, in)
 	if err != nil {
 		h.fail(w, r, requestID, awsproto.AsError(err))
 		return
