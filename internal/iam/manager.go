@@ -590,8 +590,9 @@ func (m *Manager) validateProviderURL(raw string) error {
 		return ierr(CodeInvalidInput, "Invalid Open ID Connect Provider URL.")
 	}
 	loopbackHTTP := false
-	if ip := net.ParseIP(u.Hostname()); ip != nil && u.Scheme == "http" {
-		loopbackHTTP = ip.IsLoopback() && m.opts.AllowLoopbackHTTPProviders
+	if u.Scheme == "http" && m.opts.AllowLoopbackHTTPProviders {
+		ip := net.ParseIP(u.Hostname())
+		loopbackHTTP = u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()
 	}
 	switch {
 	case loopbackHTTP:
@@ -660,11 +661,20 @@ func (m *Manager) CreateOIDCProvider(ctx context.Context, rawURL string, clientI
 		return nil, exists
 	}
 	err := m.update(ctx, func(tx store.Tx) error {
-		n, err := tx.CountIAMRecords(ctx, kindProvider)
+		stored, err := tx.ListIAMRecords(ctx, kindProvider, "")
 		if err != nil {
 			return err
 		}
-		if n+len(m.opts.Static.providers) >= MaxOIDCProviders {
+		// Stored providers that config shadows are counted once.
+		n := len(m.opts.Static.providers)
+		for _, rec := range stored {
+			if _, shadowed := m.opts.Static.providers["https://"+rec.Key]; !shadowed {
+				if _, shadowed := m.opts.Static.providers["http://"+rec.Key]; !shadowed {
+					n++
+				}
+			}
+		}
+		if n >= MaxOIDCProviders {
 			return errQuota("OpenIdConnectProvidersPerAccount", MaxOIDCProviders)
 		}
 		err = put(ctx, tx, kindProvider, ProviderConditionPrefix(rawURL), p, true)
