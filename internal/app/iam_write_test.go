@@ -219,6 +219,14 @@ func TestIAMWriteBadInput(t *testing.T) {
 			400, "UnmodifiableEntity", "Cannot modify an AWS managed policy: arn:aws:iam::aws:policy/ReadOnlyAccess"},
 		{"deleting a missing provider", map[string]string{"Action": "DeleteOpenIDConnectProvider", "OpenIDConnectProviderArn": "arn:aws:iam::000000000000:oidc-provider/nope.example.com"},
 			404, "NoSuchEntity", "OpenId connect Provider arn:aws:iam::000000000000:oidc-provider/nope.example.com cannot be found."},
+		{"tag key with illegal characters", map[string]string{"Action": "TagRole", "RoleName": "existing", "Tags.member.1.Key": "bad*key", "Tags.member.1.Value": "v"},
+			400, "ValidationError", "1 validation error detected: Value 'bad*key' at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"},
+		{"51 tags", with(map[string]string{"Action": "TagRole", "RoleName": "existing"}, tagMembers(51)),
+			400, "ValidationError", "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"},
+		{"a misspelt tag field", map[string]string{"Action": "TagRole", "RoleName": "existing", "Tags.member.1.Kay": "k"},
+			400, "InvalidParameterValue", `Unknown field "Kay" in a member of list Tags.`},
+		{"access key status not in the enum", map[string]string{"Action": "UpdateAccessKey", "UserName": "nobody", "AccessKeyId": "AKIAXXXXXXXXXXXXXXXX", "Status": "Paused"},
+			400, "ValidationError", "1 validation error detected: Value 'Paused' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"},
 		{"MaxSessionDuration out of range", map[string]string{"Action": "CreateRole", "RoleName": "r3", "AssumeRolePolicyDocument": trust, "MaxSessionDuration": "60"},
 			400, "ValidationError", "1 validation error detected: Value '60' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"},
 	}
@@ -239,13 +247,24 @@ aws iam list-policies --scope Local --query 'Policies[].[PolicyName,DefaultVersi
 aws iam list-policy-versions --policy-arn arn:aws:iam::000000000000:policy/versioned --query 'length(Versions)'
 aws iam list-attached-role-policies --role-name existing --query 'length(AttachedPolicies)'
 aws iam get-role --role-name existing --query 'Role.AssumeRolePolicyDocument.Statement[0].Resource'
+aws iam list-role-tags --role-name existing --query 'length(Tags)'
 `, root...)
 	if err != nil {
 		t.Fatalf("%v %s", err, errOut)
 	}
-	if want := "existing\n" + providerARN + "\nversioned\tv1\n5\n0\nnull\n"; out != want {
+	if want := "existing\n" + providerARN + "\nversioned\tv1\n5\n0\nnull\n0\n"; out != want {
 		t.Errorf("after the refused writes:\n%s\nwant:\n%s", out, want)
 	}
+}
+
+// tagMembers is n distinct Tags.member.N.Key/Value parameters.
+func tagMembers(n int) map[string]string {
+	m := map[string]string{}
+	for i := 1; i <= n; i++ {
+		m[fmt.Sprintf("Tags.member.%d.Key", i)] = fmt.Sprint("k", i)
+		m[fmt.Sprintf("Tags.member.%d.Value", i)] = "v"
+	}
+	return m
 }
 
 // TestConfigEntitiesReadOnly: config-declared entities show up in the API

@@ -973,27 +973,6 @@ func (m *Manager) DeleteRole(ctx context.Context, name string) error {
 	})
 }
 
-// TagRole adds or replaces tags.
-func (m *Manager) TagRole(ctx context.Context, name string, tags []Tag) error {
-	var v validation
-	v.tags(tags)
-	if err := v.err(); err != nil {
-		return err
-	}
-	return m.modifyRole(ctx, name, func(_ store.Tx, r *Role) error {
-		r.Tags = mergeTags(r.Tags, tags)
-		return checkTagCount(r.Tags)
-	})
-}
-
-// UntagRole removes tags by key.
-func (m *Manager) UntagRole(ctx context.Context, name string, keys []string) error {
-	return m.modifyRole(ctx, name, func(_ store.Tx, r *Role) error {
-		r.Tags = removeTags(r.Tags, keys)
-		return nil
-	})
-}
-
 // putInline adds or replaces an inline policy, keeping the aggregate
 // under the entity's quota.
 func putInline(list []NamedPolicy, name, doc string, entity, entityName string, limit int) ([]NamedPolicy, error) {
@@ -1024,67 +1003,6 @@ func validateInline(entityMember, entityName, policyName, doc string, entityLen 
 		return err
 	}
 	return checkPolicy(doc, policy.IdentityPolicy, policy.MaxDocumentChars, "PolicySize")
-}
-
-// PutRolePolicy adds or replaces a role's inline policy.
-func (m *Manager) PutRolePolicy(ctx context.Context, roleName, policyName, doc string) error {
-	if err := validateInline("roleName", roleName, policyName, doc, 64); err != nil {
-		return err
-	}
-	return m.modifyRole(ctx, roleName, func(_ store.Tx, r *Role) (err error) {
-		r.InlinePolicies, err = putInline(r.InlinePolicies, policyName, doc, "role", r.Name, policy.MaxInlineRolePolicySize)
-		return err
-	})
-}
-
-// DeleteRolePolicy removes a role's inline policy.
-func (m *Manager) DeleteRolePolicy(ctx context.Context, roleName, policyName string) error {
-	return m.modifyRole(ctx, roleName, func(_ store.Tx, r *Role) error {
-		i := slices.IndexFunc(r.InlinePolicies, func(p NamedPolicy) bool { return p.Name == policyName })
-		if i < 0 {
-			return ierr(CodeNoSuchEntity, "The role policy with name %s cannot be found.", policyName)
-		}
-		r.InlinePolicies = slices.Delete(r.InlinePolicies, i, i+1)
-		return nil
-	})
-}
-
-// attach records arn on an entity's list and in the policy's attachment
-// record, checking the policy exists and the entity's quota.
-func (m *Manager) attach(ctx context.Context, tx store.Tx, list *[]string, arn string, role, user string) error {
-	if slices.Contains(*list, arn) {
-		return nil // attaching twice is a no-op, as on IAM
-	}
-	if err := m.policyExists(ctx, tx, arn); err != nil {
-		return err
-	}
-	if len(*list) >= MaxPoliciesPerEntity {
-		if role != "" {
-			return errQuota("PoliciesPerRole", MaxPoliciesPerEntity)
-		}
-		return errQuota("PoliciesPerUser", MaxPoliciesPerEntity)
-	}
-	*list = append(*list, arn)
-	return editAttachments(ctx, tx, arn, func(a *Attachments) {
-		if role != "" {
-			a.Roles = append(a.Roles, role)
-		}
-		if user != "" {
-			a.Users = append(a.Users, user)
-		}
-	})
-}
-
-func (m *Manager) detach(ctx context.Context, tx store.Tx, list *[]string, arn string, role, user string) error {
-	i := slices.Index(*list, arn)
-	if i < 0 {
-		return errNoSuchPolicy(arn)
-	}
-	*list = slices.Delete(*list, i, i+1)
-	return editAttachments(ctx, tx, arn, func(a *Attachments) {
-		a.Roles = slices.DeleteFunc(a.Roles, func(n string) bool { return role != "" && n == role })
-		a.Users = slices.DeleteFunc(a.Users, func(n string) bool { return user != "" && n == user })
-	})
 }
 
 func editAttachments(ctx context.Context, tx store.Tx, arn string, fn func(a *Attachments)) error {
@@ -1126,20 +1044,6 @@ func (m *Manager) policyExists(ctx context.Context, tx store.Tx, arn string) err
 		return notFound
 	}
 	return err
-}
-
-// AttachRolePolicy attaches a managed policy to a role.
-func (m *Manager) AttachRolePolicy(ctx context.Context, roleName, arn string) error {
-	return m.modifyRole(ctx, roleName, func(tx store.Tx, r *Role) error {
-		return m.attach(ctx, tx, &r.ManagedPolicyARNs, arn, r.Name, "")
-	})
-}
-
-// DetachRolePolicy detaches a managed policy from a role.
-func (m *Manager) DetachRolePolicy(ctx context.Context, roleName, arn string) error {
-	return m.modifyRole(ctx, roleName, func(tx store.Tx, r *Role) error {
-		return m.detach(ctx, tx, &r.ManagedPolicyARNs, arn, r.Name, "")
-	})
 }
 
 // Managed policies.
@@ -1398,69 +1302,6 @@ func (m *Manager) DeleteUser(ctx context.Context, name string) error {
 		}
 		u.ARN = ""
 		return nil
-	})
-}
-
-// TagUser adds or replaces tags.
-func (m *Manager) TagUser(ctx context.Context, name string, tags []Tag) error {
-	var v validation
-	v.tags(tags)
-	if err := v.err(); err != nil {
-		return err
-	}
-	return m.modifyUser(ctx, name, func(_ store.Tx, u *User) error {
-		u.Tags = mergeTags(u.Tags, tags)
-		return checkTagCount(u.Tags)
-	})
-}
-
-// UntagUser removes tags by key.
-func (m *Manager) UntagUser(ctx context.Context, name string, keys []string) error {
-	return m.modifyUser(ctx, name, func(_ store.Tx, u *User) error {
-		u.Tags = removeTags(u.Tags, keys)
-		return nil
-	})
-}
-
-// PutUserPolicy adds or replaces a user's inline policy (aggregate quota
-// 2,048 characters, as IAM's default for users).
-func (m *Manager) PutUserPolicy(ctx context.Context, userName, policyName, doc string) error {
-	if err := validateInline("userName", userName, policyName, doc, 128); err != nil {
-		return err
-	}
-	return m.modifyUser(ctx, userName, func(_ store.Tx, u *User) (err error) {
-		u.InlinePolicies, err = putInline(u.InlinePolicies, policyName, doc, "user", u.Name, MaxInlineUserPolicySize)
-		return err
-	})
-}
-
-// MaxInlineUserPolicySize is the aggregate quota of a user's inline
-// policies.
-const MaxInlineUserPolicySize = 2048
-
-// DeleteUserPolicy removes a user's inline policy.
-func (m *Manager) DeleteUserPolicy(ctx context.Context, userName, policyName string) error {
-	return m.modifyUser(ctx, userName, func(_ store.Tx, u *User) error {
-		i := slices.IndexFunc(u.InlinePolicies, func(p NamedPolicy) bool { return p.Name == policyName })
-		if i < 0 {
-			return ierr(CodeNoSuchEntity, "The user policy with name %s cannot be found.", policyName)
-		}
-		u.InlinePolicies = slices.Delete(u.InlinePolicies, i, i+1)
-		return nil
-	})
-}
-
-// AttachUserPolicy attaches a managed policy to a user.
-func (m *Manager) AttachUserPolicy(ctx context.Context, userName, arn string) error {
-	return m.modifyUser(ctx, userName, func(tx store.Tx, u *User) error {
-		return m.attach(ctx, tx, &u.ManagedPolicyARNs, arn, "", u.Name)
-	})
-}
-
-// DetachUserPolicy detaches a managed policy from a user.
-func (m *Manager) DetachUserPolicy(ctx context.Context, userName, arn string) error {
-	return m.modifyUser(ctx, userName, func(tx store.Tx, u *User) error {
-		return m.detach(ctx, tx, &u.ManagedPolicyARNs, arn, "", u.Name)
 	})
 }
 

@@ -130,22 +130,12 @@ func init() {
 		"UntagOpenIDConnectProvider":              write((*Handler).untagOpenIDConnectProvider),
 		"ListOpenIDConnectProviderTags":           read((*Handler).listOpenIDConnectProviderTags),
 		// Roles.
-		"CreateRole":               read((*Handler).createRole),
-		"GetRole":                  read((*Handler).getRole),
-		"ListRoles":                read((*Handler).listRoles),
-		"UpdateRole":               read((*Handler).updateRole),
-		"UpdateAssumeRolePolicy":   write((*Handler).updateAssumeRolePolicy),
-		"DeleteRole":               write((*Handler).deleteRole),
-		"TagRole":                  write((*Handler).tagRole),
-		"UntagRole":                write((*Handler).untagRole),
-		"ListRoleTags":             read((*Handler).listRoleTags),
-		"PutRolePolicy":            write((*Handler).putRolePolicy),
-		"GetRolePolicy":            read((*Handler).getRolePolicy),
-		"ListRolePolicies":         read((*Handler).listRolePolicies),
-		"DeleteRolePolicy":         write((*Handler).deleteRolePolicy),
-		"AttachRolePolicy":         write((*Handler).attachRolePolicy),
-		"DetachRolePolicy":         write((*Handler).detachRolePolicy),
-		"ListAttachedRolePolicies": read((*Handler).listAttachedRolePolicies),
+		"CreateRole":             read((*Handler).createRole),
+		"GetRole":                read((*Handler).getRole),
+		"ListRoles":              read((*Handler).listRoles),
+		"UpdateRole":             read((*Handler).updateRole),
+		"UpdateAssumeRolePolicy": write((*Handler).updateAssumeRolePolicy),
+		"DeleteRole":             write((*Handler).deleteRole),
 		// Managed policies.
 		"CreatePolicy":            read((*Handler).createPolicy),
 		"GetPolicy":               read((*Handler).getPolicy),
@@ -158,26 +148,21 @@ func init() {
 		"DeletePolicyVersion":     write((*Handler).deletePolicyVersion),
 		"ListEntitiesForPolicy":   read((*Handler).listEntitiesForPolicy),
 		// Users.
-		"CreateUser":               read((*Handler).createUser),
-		"GetUser":                  read((*Handler).getUser),
-		"ListUsers":                read((*Handler).listUsers),
-		"DeleteUser":               write((*Handler).deleteUser),
-		"TagUser":                  write((*Handler).tagUser),
-		"UntagUser":                write((*Handler).untagUser),
-		"ListUserTags":             read((*Handler).listUserTags),
-		"PutUserPolicy":            write((*Handler).putUserPolicy),
-		"GetUserPolicy":            read((*Handler).getUserPolicy),
-		"ListUserPolicies":         read((*Handler).listUserPolicies),
-		"DeleteUserPolicy":         write((*Handler).deleteUserPolicy),
-		"AttachUserPolicy":         write((*Handler).attachUserPolicy),
-		"DetachUserPolicy":         write((*Handler).detachUserPolicy),
-		"ListAttachedUserPolicies": read((*Handler).listAttachedUserPolicies),
-		"CreateAccessKey":          read((*Handler).createAccessKey),
-		"ListAccessKeys":           read((*Handler).listAccessKeys),
-		"UpdateAccessKey":          write((*Handler).updateAccessKey),
-		"DeleteAccessKey":          write((*Handler).deleteAccessKey),
+		"CreateUser":      read((*Handler).createUser),
+		"GetUser":         read((*Handler).getUser),
+		"ListUsers":       read((*Handler).listUsers),
+		"DeleteUser":      write((*Handler).deleteUser),
+		"CreateAccessKey": read((*Handler).createAccessKey),
+		"ListAccessKeys":  read((*Handler).listAccessKeys),
+		"UpdateAccessKey": write((*Handler).updateAccessKey),
+		"DeleteAccessKey": write((*Handler).deleteAccessKey),
+		// Tags, inline and attached policies of roles and users: see
+		// identities.go.
 		// Account.
 		"GetAccountAuthorizationDetails": read((*Handler).getAccountAuthorizationDetails),
+	}
+	for _, k := range []*identityKind{roleKind, userKind} {
+		k.register(actions)
 	}
 }
 
@@ -289,6 +274,31 @@ func sourceIP(r *http.Request) string {
 
 func (h *Handler) arn(resource string) string {
 	return "arn:aws:iam::" + h.m.Account() + ":" + resource
+}
+
+// creation reads what the Create* actions of roles, users and policies
+// share — the new entity's name, its path ("/" by default) and its tags —
+// and authorizes action on the ARN it will have (resource + path + name).
+// A PermissionsBoundary is refused: not implemented, and ignoring it would
+// grant more than asked.
+func (h *Handler) creation(req *request, action, nameParam, member, resource string) (name, path string, tagList []iam.Tag, e *awsproto.Error) {
+	if name, e = required(req.v, nameParam, member); e != nil {
+		return "", "", nil, e
+	}
+	if path = req.v.Get("Path"); path == "" {
+		path = "/"
+	}
+	if tagList, e = tags(req.v); e != nil {
+		return "", "", nil, e
+	}
+	req.requestTags(tagList)
+	if e := h.authorize(req, action, h.arn(resource+path+name), ""); e != nil {
+		return "", "", nil, e
+	}
+	if _, ok := req.v.Lookup("PermissionsBoundary"); ok {
+		return "", "", nil, awsproto.NewError(http.StatusBadRequest, "InvalidInput", "Permissions boundaries are not supported by this server.")
+	}
+	return name, path, tagList, nil
 }
 
 func required(v awsproto.Values, param, member string) (string, *awsproto.Error) {
@@ -438,16 +448,4 @@ func writeAttachedPage(x *awsproto.XMLWriter, v awsproto.Values, arns []string) 
 	x.End("AttachedPolicies")
 	writeTruncation(x, next)
 	return nil
-}
-
-func inlinePolicy(x *awsproto.XMLWriter, list []iam.NamedPolicy, entityMember, entityName, name, notFound string) *awsproto.Error {
-	for _, p := range list {
-		if p.Name == name {
-			x.Element(entityMember, entityName)
-			x.Element("PolicyName", p.Name)
-			x.Element("PolicyDocument", policyDocument(p.Document))
-			return nil
-		}
-	}
-	return awsproto.NewError(http.StatusNotFound, "NoSuchEntity", notFound)
 }

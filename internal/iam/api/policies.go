@@ -63,20 +63,8 @@ func writeVersion(x *awsproto.XMLWriter, p *iam.ManagedPolicy, v *iam.PolicyVers
 }
 
 func (h *Handler) createPolicy(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	name, e := required(req.v, "PolicyName", "policyName")
+	name, path, tagList, e := h.creation(req, "iam:CreatePolicy", "PolicyName", "policyName", "policy")
 	if e != nil {
-		return e
-	}
-	path := req.v.Get("Path")
-	if path == "" {
-		path = "/"
-	}
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
-	}
-	req.requestTags(tagList)
-	if e := h.authorize(req, "iam:CreatePolicy", h.arn("policy"+path+name), ""); e != nil {
 		return e
 	}
 	p, err := h.m.CreatePolicy(req.ctx, name, path, req.v.Get("PolicyDocument"), req.v.Get("Description"), tagList)

@@ -69,24 +69,9 @@ func writeRole(x *awsproto.XMLWriter, r *iam.Role, full bool) {
 }
 
 func (h *Handler) createRole(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	name, e := required(req.v, "RoleName", "roleName")
+	name, path, tagList, e := h.creation(req, "iam:CreateRole", "RoleName", "roleName", "role")
 	if e != nil {
 		return e
-	}
-	path := req.v.Get("Path")
-	if path == "" {
-		path = "/"
-	}
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
-	}
-	req.requestTags(tagList)
-	if e := h.authorize(req, "iam:CreateRole", h.arn("role"+path+name), ""); e != nil {
-		return e
-	}
-	if _, ok := req.v.Lookup("PermissionsBoundary"); ok {
-		return awsproto.NewError(http.StatusBadRequest, "InvalidInput", "Permissions boundaries are not supported by this server.")
 	}
 	in := iam.RoleInput{Name: name, Path: path, TrustPolicy: req.v.Get("AssumeRolePolicyDocument"), Description: req.v.Get("Description"), Tags: tagList}
 	if raw, ok := req.v.Lookup("MaxSessionDuration"); ok {
@@ -186,112 +171,4 @@ func (h *Handler) deleteRole(req *request) *awsproto.Error {
 		return e
 	}
 	return toAWS(h.m.DeleteRole(req.ctx, name))
-}
-
-func (h *Handler) tagRole(req *request) *awsproto.Error {
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
-	}
-	req.requestTags(tagList)
-	name, e := h.roleName(req, "iam:TagRole")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.TagRole(req.ctx, name, tagList))
-}
-
-func (h *Handler) untagRole(req *request) *awsproto.Error {
-	keys, e := stringList(req.v, "TagKeys")
-	if e != nil {
-		return e
-	}
-	req.set("aws:TagKeys", keys...)
-	name, e := h.roleName(req, "iam:UntagRole")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.UntagRole(req.ctx, name, keys))
-}
-
-func (h *Handler) listRoleTags(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:ListRoleTags")
-	if e != nil {
-		return e
-	}
-	return writeTagPage(x, req.v, r.Tags)
-}
-
-func (h *Handler) putRolePolicy(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:PutRolePolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.PutRolePolicy(req.ctx, name, req.v.Get("PolicyName"), req.v.Get("PolicyDocument")))
-}
-
-func (h *Handler) getRolePolicy(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:GetRolePolicy")
-	if e != nil {
-		return e
-	}
-	name, e := required(req.v, "PolicyName", "policyName")
-	if e != nil {
-		return e
-	}
-	return inlinePolicy(x, r.InlinePolicies, "RoleName", r.Name, name, "The role policy with name "+name+" cannot be found.")
-}
-
-func (h *Handler) listRolePolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:ListRolePolicies")
-	if e != nil {
-		return e
-	}
-	return writeNamePage(x, req.v, r.InlinePolicies)
-}
-
-func (h *Handler) deleteRolePolicy(req *request) *awsproto.Error {
-	name, e := h.roleName(req, "iam:DeleteRolePolicy")
-	if e != nil {
-		return e
-	}
-	policyName, e := required(req.v, "PolicyName", "policyName")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.DeleteRolePolicy(req.ctx, name, policyName))
-}
-
-func (h *Handler) attachRolePolicy(req *request) *awsproto.Error {
-	arn, e := required(req.v, "PolicyArn", "policyArn")
-	if e != nil {
-		return e
-	}
-	req.set("iam:PolicyARN", arn)
-	name, e := h.roleName(req, "iam:AttachRolePolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.AttachRolePolicy(req.ctx, name, arn))
-}
-
-func (h *Handler) detachRolePolicy(req *request) *awsproto.Error {
-	arn, e := required(req.v, "PolicyArn", "policyArn")
-	if e != nil {
-		return e
-	}
-	req.set("iam:PolicyARN", arn)
-	name, e := h.roleName(req, "iam:DetachRolePolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.DetachRolePolicy(req.ctx, name, arn))
-}
-
-func (h *Handler) listAttachedRolePolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	r, e := h.role(req, "iam:ListAttachedRolePolicies")
-	if e != nil {
-		return e
-	}
-	return writeAttachedPage(x, req.v, r.ManagedPolicyARNs)
 }

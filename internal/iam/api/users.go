@@ -50,24 +50,9 @@ func writeUser(x *awsproto.XMLWriter, u *iam.User, withTags bool) {
 }
 
 func (h *Handler) createUser(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	name, e := required(req.v, "UserName", "userName")
+	name, path, tagList, e := h.creation(req, "iam:CreateUser", "UserName", "userName", "user")
 	if e != nil {
 		return e
-	}
-	path := req.v.Get("Path")
-	if path == "" {
-		path = "/"
-	}
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
-	}
-	req.requestTags(tagList)
-	if e := h.authorize(req, "iam:CreateUser", h.arn("user"+path+name), ""); e != nil {
-		return e
-	}
-	if _, ok := req.v.Lookup("PermissionsBoundary"); ok {
-		return awsproto.NewError(http.StatusBadRequest, "InvalidInput", "Permissions boundaries are not supported by this server.")
 	}
 	u, err := h.m.CreateUser(req.ctx, name, path, tagList)
 	if err != nil {
@@ -149,114 +134,6 @@ func (h *Handler) deleteUser(req *request) *awsproto.Error {
 		return e
 	}
 	return toAWS(h.m.DeleteUser(req.ctx, name))
-}
-
-func (h *Handler) tagUser(req *request) *awsproto.Error {
-	tagList, e := tags(req.v)
-	if e != nil {
-		return e
-	}
-	req.requestTags(tagList)
-	name, e := h.userName(req, "iam:TagUser")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.TagUser(req.ctx, name, tagList))
-}
-
-func (h *Handler) untagUser(req *request) *awsproto.Error {
-	keys, e := stringList(req.v, "TagKeys")
-	if e != nil {
-		return e
-	}
-	req.set("aws:TagKeys", keys...)
-	name, e := h.userName(req, "iam:UntagUser")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.UntagUser(req.ctx, name, keys))
-}
-
-func (h *Handler) listUserTags(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	u, e := h.user(req, "iam:ListUserTags")
-	if e != nil {
-		return e
-	}
-	return writeTagPage(x, req.v, u.Tags)
-}
-
-func (h *Handler) putUserPolicy(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:PutUserPolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.PutUserPolicy(req.ctx, name, req.v.Get("PolicyName"), req.v.Get("PolicyDocument")))
-}
-
-func (h *Handler) getUserPolicy(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	u, e := h.user(req, "iam:GetUserPolicy")
-	if e != nil {
-		return e
-	}
-	name, e := required(req.v, "PolicyName", "policyName")
-	if e != nil {
-		return e
-	}
-	return inlinePolicy(x, u.InlinePolicies, "UserName", u.Name, name, "The user policy with name "+name+" cannot be found.")
-}
-
-func (h *Handler) listUserPolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	u, e := h.user(req, "iam:ListUserPolicies")
-	if e != nil {
-		return e
-	}
-	return writeNamePage(x, req.v, u.InlinePolicies)
-}
-
-func (h *Handler) deleteUserPolicy(req *request) *awsproto.Error {
-	name, e := h.userName(req, "iam:DeleteUserPolicy")
-	if e != nil {
-		return e
-	}
-	policyName, e := required(req.v, "PolicyName", "policyName")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.DeleteUserPolicy(req.ctx, name, policyName))
-}
-
-func (h *Handler) attachUserPolicy(req *request) *awsproto.Error {
-	arn, e := required(req.v, "PolicyArn", "policyArn")
-	if e != nil {
-		return e
-	}
-	req.set("iam:PolicyARN", arn)
-	name, e := h.userName(req, "iam:AttachUserPolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.AttachUserPolicy(req.ctx, name, arn))
-}
-
-func (h *Handler) detachUserPolicy(req *request) *awsproto.Error {
-	arn, e := required(req.v, "PolicyArn", "policyArn")
-	if e != nil {
-		return e
-	}
-	req.set("iam:PolicyARN", arn)
-	name, e := h.userName(req, "iam:DetachUserPolicy")
-	if e != nil {
-		return e
-	}
-	return toAWS(h.m.DetachUserPolicy(req.ctx, name, arn))
-}
-
-func (h *Handler) listAttachedUserPolicies(req *request, x *awsproto.XMLWriter) *awsproto.Error {
-	u, e := h.user(req, "iam:ListAttachedUserPolicies")
-	if e != nil {
-		return e
-	}
-	return writeAttachedPage(x, req.v, u.ManagedPolicyARNs)
 }
 
 // accessKeyUser is the user an access-key action is about: UserName, or
