@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -50,6 +51,27 @@ func NewRequestID() string {
 type XMLWriter struct {
 	buf   bytes.Buffer
 	depth int
+}
+
+// xmlWriters recycles response writers: an STS response is ~3 KB, and
+// under load a fresh buffer per request is most of what the collector has
+// to sweep. Buffers grown past maxPooledXML (a large IAM listing) are
+// left to the collector rather than kept.
+var xmlWriters = sync.Pool{New: func() any { return new(XMLWriter) }}
+
+const maxPooledXML = 64 << 10
+
+func pooledXMLWriter() *XMLWriter { return xmlWriters.Get().(*XMLWriter) }
+
+// release returns x to the pool once its bytes have been written out
+// (ResponseWriter.Write does not keep the slice it is given).
+func (x *XMLWriter) release() {
+	if x.buf.Cap() > maxPooledXML {
+		return
+	}
+	x.buf.Reset()
+	x.depth = 0
+	xmlWriters.Put(x)
 }
 
 func (x *XMLWriter) indent() {
@@ -158,11 +180,12 @@ func escapeXML(b *bytes.Buffer, s string, attr bool) {
 // [model: resultWrapper; doc examples]. A nil result writes an empty
 // Result element (AWS does for actions with no output members).
 func WriteQueryResponse(w http.ResponseWriter, namespace, action, requestID string, result func(*XMLWriter)) {
-	var x XMLWriter
+	x := pooledXMLWriter()
+	defer x.release()
 	x.StartRoot(action+"Response", namespace)
 	x.Start(action + "Result")
 	if result != nil {
-		result(&x)
+		result(x)
 	}
 	x.End(action + "Result")
 	x.Start("ResponseMetadata")
@@ -176,7 +199,8 @@ func WriteQueryResponse(w http.ResponseWriter, namespace, action, requestID stri
 // members: ResponseMetadata only, no Result element, as IAM answers
 // DeleteRole and the like.
 func WriteQueryEmptyResponse(w http.ResponseWriter, namespace, action, requestID string) {
-	var x XMLWriter
+	x := pooledXMLWriter()
+	defer x.release()
 	x.StartRoot(action+"Response", namespace)
 	x.Start("ResponseMetadata")
 	x.Element("RequestId", requestID)

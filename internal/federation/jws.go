@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unsafe"
 
 	_ "crypto/sha256" // RS256/ES256
 	_ "crypto/sha512" // RS384/RS512/ES384/ES512
@@ -113,8 +114,11 @@ func decodeJWS(token string) (*decodedJWS, *TokenError) {
 	if strings.IndexByte(token, '\r') >= 0 || strings.IndexByte(token, '\n') >= 0 {
 		return nil, malformed("CR or LF in token")
 	}
-	// One copy of the token and one buffer for all three decoded segments.
-	src := []byte(token)
+	// No copy of the token: src is a read-only view of its bytes (base64
+	// decoding and hashing only read), and one buffer holds all three
+	// decoded segments. Tokens are up to 16 KB and arrive on every STS
+	// call, so each copy is garbage the collector pays for under load.
+	src := unsafe.Slice(unsafe.StringData(token), len(token))
 	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(token)))
 	hb, err := decodeStd(buf, src[:d1])
 	if err != nil {
@@ -129,7 +133,11 @@ func decodeJWS(token string) (*decodedJWS, *TokenError) {
 		return nil, malformed("signature: " + err.Error())
 	}
 
-	header, err := parseJSONObject(string(hb))
+	// The decoded header and payload as one string without a copy: buf is
+	// never written again (the signature's bytes are only read), so the
+	// strings the JSON parser slices from it stay as decoded.
+	decoded := unsafe.String(unsafe.SliceData(buf), len(hb)+len(pb))
+	header, err := parseJSONObject(decoded[:len(hb)])
 	if err != nil {
 		return nil, malformed("header: " + err.Error())
 	}
@@ -165,7 +173,7 @@ func decodeJWS(token string) (*decodedJWS, *TokenError) {
 		return nil, invalid(msgSignature, fmt.Errorf("%w: %s signature of %d bytes", ErrSignature, alg.name, len(sig)))
 	}
 
-	claims, err := parseJSONObject(string(pb))
+	claims, err := parseJSONObject(decoded[len(hb):])
 	if err != nil {
 		return nil, malformed("payload: " + err.Error())
 	}

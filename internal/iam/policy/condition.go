@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,35 +119,51 @@ func (f family) usesVariables() bool {
 func newCondition(opName string, op operator, key string, values []string, vars bool) (*Condition, error) {
 	c := &Condition{Operator: opName, Key: key, Values: values, op: op, keyLow: strings.ToLower(key)}
 	if op.family.usesVariables() {
-		c.values = make([]template, len(values))
+		// Only what evaluation needs is kept: parsed policies are retained by
+		// every cached role, so the escaped globs share Values unless one
+		// differs, and templates are kept only when a value has variables.
+		templates := make([]template, len(values))
+		globs, copied := values, false
 		for i, v := range values {
-			c.values[i] = compileTemplate(v, vars)
-			c.globs = append(c.globs, c.values[i].glob)
-			if c.values[i].parts != nil {
+			templates[i] = compileTemplate(v, vars)
+			if templates[i].parts != nil {
 				c.hasVariables = true
 			}
+			if templates[i].glob != v {
+				if !copied {
+					globs, copied = slices.Clone(values), true
+				}
+				globs[i] = templates[i].glob
+			}
+		}
+		if op.family == famStringLike || op.family == famArn {
+			c.globs = globs
+		}
+		if c.hasVariables {
+			c.values = templates
 		}
 		return c, nil
 	}
+	var typed typedValues
 	for _, v := range values {
 		var ok bool
 		switch op.family {
 		case famNumeric:
 			var f float64
 			f, ok = parseNumber(v)
-			c.numbers = append(c.numbers, f)
+			typed.numbers = append(typed.numbers, f)
 		case famDate:
 			var t time.Time
 			t, ok = parseDate(v)
-			c.dates = append(c.dates, t)
+			typed.dates = append(typed.dates, t)
 		case famIP:
 			var p netip.Prefix
 			p, ok = parsePrefix(v)
-			c.prefixes = append(c.prefixes, p)
+			typed.prefixes = append(typed.prefixes, p)
 		case famBinary:
 			var b []byte
 			b, ok = parseBinary(v)
-			c.binaries = append(c.binaries, b)
+			typed.binaries = append(typed.binaries, b)
 		case famBool, famNull:
 			// IAM accepts any text here; a value other than true/false just never matches.
 			ok = true
@@ -156,6 +173,9 @@ func newCondition(opName string, op operator, key string, values []string, vars 
 			// rather than silently never matching (or, negated, always matching).
 			return nil, malformed("Invalid value " + strconv.Quote(v) + " for condition operator " + opName)
 		}
+	}
+	if op.family != famBool && op.family != famNull {
+		c.typed = &typed
 	}
 	return c, nil
 }
@@ -306,7 +326,7 @@ func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 // patterns returns the string/ARN policy values with variables substituted (Like-style
 // families get the escaped-glob form). Without variables it returns a cached slice.
 func (c *Condition) patterns(ctx Context, vars bool) (out []string, missing string, ok bool) {
-	if c.values == nil {
+	if !c.op.family.usesVariables() {
 		return nil, "", true
 	}
 	glob := c.op.family == famStringLike || c.op.family == famArn
@@ -364,7 +384,7 @@ func (c *Condition) compare(v string, patterns []string) valueState {
 		if !ok {
 			return valueIncomparable
 		}
-		for _, p := range c.numbers {
+		for _, p := range c.typed.numbers {
 			if compareOrdered(c.op.cmp, cmpFloat(f, p)) {
 				return valueMatches
 			}
@@ -375,7 +395,7 @@ func (c *Condition) compare(v string, patterns []string) valueState {
 		if !ok {
 			return valueIncomparable
 		}
-		for _, p := range c.dates {
+		for _, p := range c.typed.dates {
 			if compareOrdered(c.op.cmp, t.Compare(p)) {
 				return valueMatches
 			}
@@ -396,7 +416,7 @@ func (c *Condition) compare(v string, patterns []string) valueState {
 		if !ok {
 			return valueIncomparable
 		}
-		for _, p := range c.binaries {
+		for _, p := range c.typed.binaries {
 			if bytes.Equal(b, p) {
 				return valueMatches
 			}
@@ -408,7 +428,7 @@ func (c *Condition) compare(v string, patterns []string) valueState {
 			return valueIncomparable
 		}
 		a = a.Unmap()
-		for _, p := range c.prefixes {
+		for _, p := range c.typed.prefixes {
 			if p.Contains(a) {
 				return valueMatches
 			}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -84,6 +85,12 @@ func TestStringOperators(t *testing.T) {
 		{"StringLike case-sensitive", `{"StringLike":{"k:a":"ab*"}}`, ctx("k:a", "ABc"), false},
 		{"StringLike backslash is literal", `{"StringLike":{"k:a":"a\\*"}}`, ctx("k:a", `a\xyz`), true},
 		{"StringLike backslash does not escape", `{"StringLike":{"k:a":"a\\*"}}`, ctx("k:a", `a*`), false},
+		// Values without a backslash share their escaped form with Values; one with a
+		// backslash gets its own list, and its neighbours still match.
+		{"StringLike plain value beside a backslash one", `{"StringLike":{"k:a":["x*","a\\b"]}}`, ctx("k:a", "xyz"), true},
+		{"StringLike backslash value beside a plain one", `{"StringLike":{"k:a":["x*","a\\b"]}}`, ctx("k:a", `a\b`), true},
+		{"StringEquals backslash is plain text", `{"StringEquals":{"k:a":["x","a\\b"]}}`, ctx("k:a", `a\b`), true},
+		{"ArnLike backslash value beside a plain one", `{"ArnLike":{"k:a":["arn:aws:iam::1:role/x*","arn:aws:iam::1:role/a\\b"]}}`, ctx("k:a", `arn:aws:iam::1:role/a\b`), true},
 		{"StringNotLike matching", `{"StringNotLike":{"k:a":"repo:evil/*"}}`, ctx("k:a", "repo:evil/x"), false},
 		{"StringNotLike not matching", `{"StringNotLike":{"k:a":"repo:evil/*"}}`, ctx("k:a", "repo:good/x"), true},
 		{"StringNotLike missing key is true", `{"StringNotLike":{"k:a":"repo:evil/*"}}`, ctx(), true},
@@ -217,5 +224,18 @@ func TestParseOperator(t *testing.T) {
 		if _, ok := parseOperator(name); ok {
 			t.Errorf("parseOperator(%q) accepted", name)
 		}
+	}
+}
+
+// TestConditionValuesStayAsWritten: the escaped globs kept for matching never
+// show through Values, which explain and the IAM API print.
+func TestConditionValuesStayAsWritten(t *testing.T) {
+	p, err := Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",` +
+		`"Condition":{"StringLike":{"k:a":["x*","a\\b"]}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Statements[0].Conditions[0].Values; !slices.Equal(got, []string{"x*", `a\b`}) {
+		t.Errorf("Values = %q, want as written", got)
 	}
 }

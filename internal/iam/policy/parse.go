@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unique"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -103,6 +104,14 @@ type member struct {
 	value node
 }
 
+// intern returns the one shared copy of s. Parsed policies live as long as
+// the roles, users and policies holding them, often thousands at once, and
+// most of their text repeats across documents (provider ARNs, actions,
+// condition keys, operators, the subject a pipeline uses): sharing it keeps
+// the retained heap, and so the collector's work under load, to what is
+// distinct. Unused strings are dropped from the table by the collector.
+func intern(s string) string { return unique.Make(s).Value() }
+
 func decodeTree(doc []byte) (node, error) {
 	// jsontext's defaults are the strictness we want: duplicate names and invalid UTF-8 fail.
 	dec := jsontext.NewDecoder(bytes.NewReader(doc))
@@ -132,7 +141,7 @@ func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
 			if err != nil {
 				return node{}, err
 			}
-			name := tok.String() // before the next read invalidates tok
+			name := intern(tok.String()) // before the next read invalidates tok
 			v, err := decodeNode(dec, depth+1)
 			if err != nil {
 				return node{}, err
@@ -155,7 +164,7 @@ func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
 		}
 	case 'n':
 	default:
-		n.text = tok.String()
+		n.text = intern(tok.String())
 	}
 	if n.kind == 0 {
 		return node{}, errors.New("invalid token")

@@ -169,12 +169,17 @@ type Condition struct {
 	Values   []string
 
 	op           operator
+	hasVariables bool // a String*/Arn* value has a policy variable
 	keyLow       string
-	values       []template // compiled Values for String*/Arn* operators
-	globs        []string   // Values in escaped-glob form (StringLike, Arn*), no variables
-	hasVariables bool
+	values       []template   // compiled Values, kept only when hasVariables
+	globs        []string     // Values in escaped-glob form (StringLike, Arn*); shares Values when equal
+	typed        *typedValues // the typed operators' values, parsed once (no variables there)
+}
 
-	// Values parsed once for the typed operators (no variables there).
+// typedValues are a Numeric, Date, IpAddress or Binary condition's values,
+// parsed. They sit behind a pointer because most conditions (String*, Arn*)
+// have none, and every cached role holds its conditions.
+type typedValues struct {
 	numbers  []float64
 	dates    []time.Time
 	prefixes []netip.Prefix
