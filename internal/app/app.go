@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
@@ -69,6 +70,14 @@ type Options struct {
 	// SessionKeyGeneration is the STS session-key generation (default 1);
 	// the previous one still opens tokens.
 	SessionKeyGeneration int
+
+	// NoAudit runs without the audit log (measurement only).
+	NoAudit bool
+	// AuditFile, when set, is a JSON Lines sink every event is also
+	// written to ("-": standard output).
+	AuditFile string
+	// AuditRetention is how long events stay in the store; 0 keeps all.
+	AuditRetention time.Duration
 }
 
 // StoreFileName is the embedded store's file inside the data directory.
@@ -212,6 +221,8 @@ type Server struct {
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	lock     *DataDirLock
+	// closeAudit commits what the audit log holds and closes its file.
+	closeAudit func()
 	// waitIssuer blocks until the issuer's maintenance loop has stopped
 	// (Issuer.Wait; a test observes the shutdown order through it).
 	waitIssuer func()
@@ -288,7 +299,20 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
-	stsHandler, iamHandler, err := newSTS(ctx, o, directory, st, sealer, log)
+	auditLog, closeAudit, err := startAudit(o, st, log)
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, closeAudit)
+	var recorder audit.Recorder // a nil *audit.Log must stay a nil interface
+	if auditLog != nil {
+		recorder = auditLog
+		iss.RecordTo(recorder)
+		if o.AuditRetention > 0 {
+			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
+		}
+	}
+	stsHandler, iamHandler, err := newSTS(ctx, o, directory, st, sealer, log, recorder)
 	if err != nil {
 		return fail(err)
 	}
@@ -318,7 +342,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock,
+	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
 		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if err := s.devSetup(runCtx, o); err != nil {
@@ -410,6 +434,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = errors.Join(err, fmt.Errorf("issuer maintenance did not stop: %w", ctx.Err()))
 	}
+	// Requests are done: what they recorded is committed, then the store
+	// closes.
+	s.closeAudit()
 	err = errors.Join(err, s.Store.Close())
 	return errors.Join(err, s.lock.Unlock())
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"log/slog"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // and authorizes through the same service): a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
-func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger) (*sts.Handler, *iamapi.Handler, error) {
+func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*sts.Handler, *iamapi.Handler, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -79,6 +80,7 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	svc := sts.NewService(dir, verifier, keyring, now, log)
 	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
 	cache := sigv4.NewKeyCache(1024)
-	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log}),
-		iamapi.NewHandler(dir, svc, cache, log), nil
+	iamHandler := iamapi.NewHandler(dir, svc, cache, log)
+	iamHandler.RecordTo(rec)
+	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}), iamHandler, nil
 }

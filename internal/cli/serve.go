@@ -14,8 +14,8 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var (
-		configFile, listen, dataDir, masterKeyFile, logLevel string
-		dev, demo                                            bool
+		configFile, listen, dataDir, masterKeyFile, logLevel, auditFile string
+		dev, demo, audit                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -56,6 +56,12 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 			if masterKeyFile != "" {
 				file.MasterKeyFile = masterKeyFile
 			}
+			if auditFile != "" {
+				file.Audit.File = auditFile
+			}
+			if !audit {
+				file.Audit.Disabled = true
+			}
 			if logLevel != "" {
 				file.LogLevel = logLevel
 			}
@@ -84,6 +90,9 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 				OIDCProviders:        providers,
 				Roles:                roles,
 				SessionKeyGeneration: file.STS.SessionKeyGeneration,
+				AuditFile:            file.Audit.File,
+				AuditRetention:       file.Audit.Retention.Std(),
+				NoAudit:              file.Audit.Disabled,
 				Listen:               file.Listen,
 				DataDir:              file.DataDir,
 				MasterKeyFile:        file.MasterKeyFile,
@@ -104,5 +113,7 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (dev default ./.oidcfed)")
 	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "master key file, mode 0600 (or $OIDCFED_MASTER_KEY_FILE)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	cmd.Flags().StringVar(&auditFile, "audit-file", "", "also write every audit event to this JSON Lines file, synced before each answer ('-' for stdout)")
+	cmd.Flags().BoolVar(&audit, "audit", true, "record every call in the audit log before answering it; --audit=false is for measuring its cost only")
 	return cmd
 }

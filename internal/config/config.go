@@ -64,6 +64,24 @@ type File struct {
 	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
 	// STS configures the temporary-credential service.
 	STS STS `yaml:"sts" json:"sts"`
+	// Audit configures the audit log.
+	Audit Audit `yaml:"audit" json:"audit"`
+}
+
+// Audit configures the audit log. Every call is recorded in the store
+// before it is answered; these settings add a file sink and retention.
+type Audit struct {
+	// File, when set, also receives every event as a JSON Lines record,
+	// synced before the call is answered ("-" is standard output).
+	File string `yaml:"file" json:"file"`
+	// Retention is how long events stay in the store (default 2160h, the
+	// 90 days of CloudTrail's event history); 0 keeps them all. Pruning
+	// keeps the rest of each chain verifiable. The file sink is never
+	// pruned.
+	Retention Duration `yaml:"retention" json:"retention"`
+	// Disabled runs without an audit log: for measuring what it costs,
+	// never for a server anyone relies on.
+	Disabled bool `yaml:"disabled" json:"disabled"`
 }
 
 // STS configures the temporary-credential service.
@@ -168,6 +186,7 @@ func Default() *File {
 		AccountID: DefaultAccountID,
 		Region:    DefaultRegion,
 		STS:       STS{SessionKeyGeneration: 1},
+		Audit:     Audit{Retention: Duration(90 * 24 * time.Hour)},
 	}
 }
 

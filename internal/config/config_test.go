@@ -49,6 +49,9 @@ roles:
       - name: kms-verify
         document: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Verify","Resource":"*"}]}'
     managed_policy_arns: [arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly]
+audit:
+  file: /var/log/oidcfed/audit.jsonl
+  retention: 720h
 `
 
 func TestParseFull(t *testing.T) {
@@ -72,6 +75,7 @@ func TestParseFull(t *testing.T) {
 		},
 		Store:     Store{Driver: "sqlite"},
 		STS:       STS{SessionKeyGeneration: 1},
+		Audit:     Audit{File: "/var/log/oidcfed/audit.jsonl", Retention: Duration(720 * time.Hour)},
 		AccountID: "123456789012",
 		Region:    "eu-west-1",
 		OIDCProviders: []OIDCProvider{
@@ -292,6 +296,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`oidcfed.yaml:3: issuer.rotation_period: 1h must be longer than issuer.jwks_max_age (1h)`}},
 		{"negative rotation", url + "  rotation_period: -5m\n",
 			[]string{`oidcfed.yaml:3: issuer.rotation_period: -5m must not be negative`}},
+		{"negative audit retention", url + "audit:\n  retention: -1h\n",
+			[]string{`oidcfed.yaml:4: audit.retention: -1h must not be negative (use 0 to keep every event)`}},
+		{"short audit retention", url + "audit:\n  retention: 30m\n",
+			[]string{`oidcfed.yaml:4: audit.retention: 30m is shorter than 1h`}},
 		{"empty sub claim", url + "  sub_claim_components: []\n",
 			[]string{`oidcfed.yaml:3: issuer.sub_claim_components: must not be empty`}},
 		{"sub claim not project first", url + "  sub_claim_components: [ref, project_path]\n",

@@ -51,6 +51,11 @@ func validate(f *File, name string, ls lines) error {
 		v.bad("store.driver", "%s is not supported (want sqlite)", quote(f.Store.Driver))
 	}
 	v.iam(f)
+	if f.Audit.Retention < 0 {
+		v.bad("audit.retention", "%s must not be negative (use 0 to keep every event)", f.Audit.Retention)
+	} else if r := f.Audit.Retention.Std(); r > 0 && r < time.Hour {
+		v.bad("audit.retention", "%s is shorter than 1h", f.Audit.Retention)
+	}
 	return v.errs.err()
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/oidcfed/oidcfed/internal/audit"
+	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"mime"
 	"net/http"
 	"strings"
@@ -62,32 +64,55 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
+	// Every mint is audited before it is answered: a token whose event
+	// cannot be written is not handed out.
+	ev := &audit.Event{EventSource: audit.SourceIssuer, EventName: "MintToken", SourceIPAddress: clientIP(r),
+		UserAgent: auditValue(r.UserAgent()), RequestID: awsproto.NewRequestID(), UserIdentity: audit.UserIdentity{Type: "Unknown"}}
+	fail := func(status int, d ErrorDetail) {
+		ev.ErrorCode, ev.ErrorMessage = d.Code, d.Message
+		if !i.record(r, ev) {
+			status, d = http.StatusInternalServerError, internalError
+		}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="oidcfed"`)
+		}
+		writeError(w, status, d)
+	}
 	token, ok := bearer(r)
 	if !ok {
-		writeUnauthorized(w)
+		fail(http.StatusUnauthorized, unauthorized)
 		return
 	}
 	runner, err := i.Authenticate(r.Context(), token)
 	if errors.Is(err, ErrUnauthorized) {
-		writeUnauthorized(w)
+		fail(http.StatusUnauthorized, unauthorized)
 		return
 	}
 	if err != nil {
-		i.writeInternal(w, r, err)
+		i.log.ErrorContext(r.Context(), "mint failed", "err", err)
+		fail(http.StatusInternalServerError, internalError)
 		return
 	}
+	ev.UserIdentity = audit.UserIdentity{Type: "Runner", PrincipalID: fmt.Sprint(runner.ID), UserName: runner.Name}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, ErrorDetail{Code: "unsupported_media_type", Field: "Content-Type", Message: "request body must be application/json"})
+			fail(http.StatusUnsupportedMediaType, ErrorDetail{Code: "unsupported_media_type", Field: "Content-Type", Message: "request body must be application/json"})
 			return
 		}
 	}
 	req, err := DecodeMintRequest(r.Body)
 	if err == nil {
+		ev.RequestParameters = map[string]any{"project_path": auditValue(req.ProjectPath), "ref": auditValue(req.Ref),
+			"pipeline_id": auditValue(req.PipelineID), "job_id": auditValue(req.JobID)}
 		var jwt string
 		var claims *Claims
 		jwt, claims, err = i.Mint(runner, req)
 		if err == nil {
+			noteMinted(ev, jwt, claims)
+			if !i.record(r, ev) {
+				writeError(w, http.StatusInternalServerError, internalError)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			_ = json.NewEncoder(w).Encode(MintResponse{Token: jwt, ExpiresAt: claims.Expiry, Claims: claims})
@@ -100,19 +125,20 @@ func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 	var ce *ConstraintError
 	switch {
 	case errors.Is(err, ErrRequestTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, ErrorDetail{Code: "request_too_large", Field: "body", Message: err.Error()})
+		fail(http.StatusRequestEntityTooLarge, ErrorDetail{Code: "request_too_large", Field: "body", Message: err.Error()})
 	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, ErrorDetail{Code: "invalid_request", Field: fe.Field, Message: fe.Error()})
+		fail(http.StatusBadRequest, ErrorDetail{Code: "invalid_request", Field: fe.Field, Message: fe.Error()})
 	case errors.As(err, &ce):
 		i.log.WarnContext(r.Context(), "mint refused by runner constraints", "runner_id", runner.ID, "claim", ce.Claim)
-		writeError(w, http.StatusForbidden, ErrorDetail{Code: "constraint_violation", Field: ce.Claim,
+		fail(http.StatusForbidden, ErrorDetail{Code: "constraint_violation", Field: ce.Claim,
 			Message: fmt.Sprintf("claim %s is outside this runner's constraints", ce.Claim)})
 	case errors.Is(err, ErrScheduleStale) || errors.Is(err, ErrNoSigningKey):
 		i.log.ErrorContext(r.Context(), "mint unavailable", "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the issuer cannot sign right now; retry shortly"})
+		fail(http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the issuer cannot sign right now; retry shortly"})
 	default:
-		i.writeInternal(w, r, err)
+		i.log.ErrorContext(r.Context(), "mint failed", "err", err)
+		fail(http.StatusInternalServerError, internalError)
 	}
 }
 
@@ -126,17 +152,11 @@ func bearer(r *http.Request) (string, bool) {
 	return token, true
 }
 
-// writeUnauthorized answers every runner-token failure the same way, so a
+// unauthorized answers every runner-token failure the same way, so a
 // caller cannot tell an unknown token from a revoked one.
-func writeUnauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="oidcfed"`)
-	writeError(w, http.StatusUnauthorized, ErrorDetail{Code: "unauthorized", Message: "a valid runner token is required"})
-}
+var unauthorized = ErrorDetail{Code: "unauthorized", Message: "a valid runner token is required"}
 
-func (i *Issuer) writeInternal(w http.ResponseWriter, r *http.Request, err error) {
-	i.log.ErrorContext(r.Context(), "mint failed", "err", err)
-	writeError(w, http.StatusInternalServerError, ErrorDetail{Code: "internal_error", Message: "internal error; see the server log"})
-}
+var internalError = ErrorDetail{Code: "internal_error", Message: "internal error; see the server log"}
 
 func writeError(w http.ResponseWriter, status int, d ErrorDetail) {
 	w.Header().Set("Content-Type", "application/json")

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"log/slog"
 	"slices"
 	"strings"
@@ -141,6 +142,7 @@ type Issuer struct {
 	reloadMu sync.Mutex // one reload at a time; readers never wait on it
 	metrics  *Metrics
 	done     chan struct{} // closed when the maintenance loop has stopped
+	audit    audit.Recorder
 }
 
 // keyState is an immutable snapshot of the schedule with ready signers.

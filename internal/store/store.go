@@ -126,6 +126,25 @@ type Tx interface {
 	// process caching IAM entities compares it to know they are current.
 	IAMGeneration(ctx context.Context) (uint64, error)
 
+	// Audit records: appended by the audit log, never changed; pruned
+	// oldest first.
+
+	// AppendAuditRecords inserts records. ErrAlreadyExists if a
+	// (Writer, Seq) is taken.
+	AppendAuditRecords(ctx context.Context, records []AuditRecord) error
+	// QueryAuditRecords lists records matching q.
+	QueryAuditRecords(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+	// AuditChains describes every writer's chain, ordered by writer.
+	AuditChains(ctx context.Context) ([]AuditChainInfo, error)
+	// AuditChain returns up to limit records of one writer with Seq ≥
+	// from, in sequence order.
+	AuditChain(ctx context.Context, writer string, from uint64, limit int) ([]AuditRecord, error)
+	// PruneAuditRecords removes, from each chain, its records up to the
+	// newest one older than before (a prefix of the chain, so what is kept
+	// stays a chain), and records where each chain now starts. It returns
+	// how many records it removed.
+	PruneAuditRecords(ctx context.Context, before time.Time) (int64, error)
+
 	// Secrets at rest.
 
 	// Reseal calls fn for every sealed value in the store, in every table,
@@ -196,3 +215,67 @@ type IAMRecord struct {
 // AccessKeyAAD is the associated data an access key's secret is sealed
 // with.
 func AccessKeyAAD(id string) string { return "oidcfed/access-key/" + id }
+
+// AuditRecord is one audit event as stored: the event's JSON exactly as
+// written (Body, which the audit chain hashes) and the fields queries
+// filter on, copied out of it when it is appended.
+type AuditRecord struct {
+	Writer string // the audit chain it belongs to (one per server process)
+	Seq    uint64 // 1, 2, 3 … within Writer
+	Time   time.Time
+	// Filter fields, as the event has them ("" when it has none).
+	EventID     string
+	EventName   string
+	EventSource string
+	ReadOnly    bool
+	Username    string
+	AccessKeyID string
+	ErrorCode   string
+	Subject     string   // the web identity (token sub) behind the call
+	Resources   []string // resource names and ARNs the event names
+	Body        []byte   // the event, a JSON object
+}
+
+// AuditQuery selects audit records; zero fields do not filter. Records
+// come newest first (by Time, then Writer and Seq) unless Oldest.
+type AuditQuery struct {
+	Since, Until time.Time // Since ≤ Time < Until
+	EventID      string
+	EventName    string
+	EventSource  string
+	Username     string
+	AccessKeyID  string
+	Resource     string // one of the record's Resources, exactly
+	Subject      string
+	ReadOnly     *bool
+	ErrorsOnly   bool // only records with an ErrorCode
+	// After continues a listing after this record (a page token).
+	After *AuditPosition
+	Limit int // at most this many; 0 means 1000
+	// Oldest lists oldest first (audit --follow, verification).
+	Oldest bool
+}
+
+// AuditPosition is a record's place in the listing order.
+type AuditPosition struct {
+	Time   time.Time
+	Writer string
+	Seq    uint64
+}
+
+// AuditAnchor is where a pruned chain now starts: the last record removed
+// (its sequence number and the SHA-256 of its body, hex). The first record
+// kept must follow it, so pruning leaves the rest of the chain checkable.
+type AuditAnchor struct {
+	Writer string
+	Seq    uint64
+	Hash   string
+}
+
+// AuditChainInfo is one writer's chain as stored.
+type AuditChainInfo struct {
+	Writer      string
+	First, Last uint64 // sequence numbers of its oldest and newest records (0, 0: none left)
+	Count       int64
+	Anchor      *AuditAnchor // nil when nothing was pruned
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
@@ -33,6 +34,9 @@ type HandlerOptions struct {
 	KeyCache *sigv4.KeyCache
 	// Log receives request failures with their causes.
 	Log *slog.Logger
+	// Audit records every request before it is answered; nil runs
+	// without an audit log.
+	Audit audit.Recorder
 }
 
 // Handler serves the STS Query API (POST form bodies and GET query strings).
@@ -50,47 +54,48 @@ func NewHandler(svc *Service, opts HandlerOptions) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := awsproto.NewRequestID()
+	ev, r := h.startEvent(r, awsproto.NewRequestID())
 	// The body is read once: the Query parser and (for signed actions) the
 	// SigV4 payload hash both need it.
 	body, err := awsproto.ReadBody(r, MaxBody)
 	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+		h.fail(w, r, ev, awsproto.AsError(err))
 		return
 	}
 	values, err := awsproto.ParseRequest(r, body)
 	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+		h.fail(w, r, ev, awsproto.AsError(err))
 		return
 	}
 	action := values.Action()
+	ev.EventName = auditValue(action)
 	if action == "" {
-		h.fail(w, r, requestID, awsproto.MissingAction())
+		h.fail(w, r, ev, awsproto.MissingAction())
 		return
 	}
 	if v := values.Version(); v != APIVersion {
-		h.fail(w, r, requestID, awsproto.InvalidAction(action, v))
+		h.fail(w, r, ev, awsproto.InvalidAction(action, v))
 		return
 	}
 	if p, ok := values.Lookup("Policy"); ok && p == "" {
-		h.fail(w, r, requestID, awsproto.ValidationError("1 validation error detected: Value '' at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1"))
+		h.fail(w, r, ev, awsproto.ValidationError("1 validation error detected: Value '' at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1"))
 		return
 	}
 	switch action {
 	case "AssumeRoleWithWebIdentity":
 		// Unsigned by design (the token is the credential): any signature
 		// the caller added is ignored, as the model's noAuth says.
-		h.assumeRoleWithWebIdentity(w, r, requestID, values)
+		h.assumeRoleWithWebIdentity(w, r, ev, values)
 	case "GetCallerIdentity":
-		h.getCallerIdentity(w, r, requestID, body)
+		h.getCallerIdentity(w, r, ev, body)
 	case "AssumeRole":
-		h.assumeRole(w, r, requestID, body, values)
+		h.assumeRole(w, r, ev, body, values)
 	default:
-		h.fail(w, r, requestID, awsproto.InvalidAction(action, values.Version()))
+		h.fail(w, r, ev, awsproto.InvalidAction(action, values.Version()))
 	}
 }
 
-func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request, requestID string, v awsproto.Values) {
+func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request, ev *audit.Event, v awsproto.Values) {
 	in := &AssumeRoleWithWebIdentityInput{
 		RoleARN:          v.Get("RoleArn"),
 		RoleSessionName:  v.Get("RoleSessionName"),
@@ -99,17 +104,28 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 		Policy:           v.Get("Policy"),
 		SourceIP:         sourceIP(r),
 	}
+	ev.UserIdentity.Type = "WebIdentityUser"
+	ev.Resources = roleResource(h.svc.dir.Account(), in.RoleARN)
 	var perr *awsproto.Error
-	if in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v); perr != nil {
-		h.fail(w, r, requestID, perr)
+	in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v)
+	ev.RequestParameters = assumeParameters(in.RoleARN, in.RoleSessionName, in.Policy, in.PolicyARNs, in.DurationSeconds)
+	if perr != nil {
+		h.fail(w, r, ev, perr)
 		return
 	}
 	out, err := h.svc.AssumeRoleWithWebIdentity(r.Context(), in)
 	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+		h.fail(w, r, ev, awsproto.AsError(err))
 		return
 	}
-	awsproto.WriteQueryResponse(w, Namespace, "AssumeRoleWithWebIdentity", requestID, func(x *awsproto.XMLWriter) {
+	ev.ResponseElements = assumedResponse(out.Credentials, out.AssumedRoleID, out.AssumedRoleARN, out.SourceIdentity, out.PackedPolicySize)
+	ev.ResponseElements["subjectFromWebIdentityToken"] = out.Subject
+	ev.ResponseElements["provider"] = out.Provider
+	ev.ResponseElements["audience"] = out.Audience
+	// Keys are fetched over TLS checked against the system's CAs (what
+	// AWS calls its trust store), never pinned by thumbprint.
+	ev.AdditionalEventData = map[string]any{"identityProviderConnectionVerificationMethod": "IAMTrustStore"}
+	h.succeed(w, r, ev, "AssumeRoleWithWebIdentity", func(x *awsproto.XMLWriter) {
 		writeCredentials(x, out.Credentials)
 		x.Element("SubjectFromWebIdentityToken", out.Subject)
 		x.Start("AssumedRoleUser")
@@ -161,10 +177,10 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (*Caller, *awsproto
 	return h.svc.Authenticate(r, body, "sts", []string{h.opts.Region}, h.opts.KeyCache)
 }
 
-func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID string, body []byte, v awsproto.Values) {
+func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, ev *audit.Event, body []byte, v awsproto.Values) {
 	caller, aerr := h.authenticate(r, body)
 	if aerr != nil {
-		h.fail(w, r, requestID, aerr)
+		h.fail(w, r, ev, aerr)
 		return
 	}
 	// Parameters AWS acts on that this server does not implement yet are
@@ -173,7 +189,7 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 	for _, name := range v.Names() {
 		for _, unsupported := range []string{"Tags.", "TransitiveTagKeys.", "SerialNumber", "TokenCode", "ProvidedContexts."} {
 			if name == unsupported || strings.HasPrefix(name, unsupported) {
-				h.fail(w, r, requestID, awsproto.InvalidParameterValue("The AssumeRole parameter "+strings.TrimSuffix(unsupported, ".")+" is not supported by this server"))
+				h.fail(w, r, ev, awsproto.InvalidParameterValue("The AssumeRole parameter "+strings.TrimSuffix(unsupported, ".")+" is not supported by this server"))
 				return
 			}
 		}
@@ -186,22 +202,32 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, requestID s
 		ExternalID:      v.Get("ExternalId"),
 		SourceIP:        sourceIP(r),
 	}
+	ev.Resources = roleResource(h.svc.dir.Account(), in.RoleARN)
 	var perr *awsproto.Error
-	if in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v); perr != nil {
-		h.fail(w, r, requestID, perr)
+	in.DurationSeconds, in.PolicyARNs, perr = sessionParams(v)
+	ev.RequestParameters = assumeParameters(in.RoleARN, in.RoleSessionName, in.Policy, in.PolicyARNs, in.DurationSeconds)
+	if in.ExternalID != "" {
+		ev.RequestParameters["externalId"] = auditValue(in.ExternalID)
+	}
+	if in.SourceIdentity != "" {
+		ev.RequestParameters["sourceIdentity"] = auditValue(in.SourceIdentity)
+	}
+	if perr != nil {
+		h.fail(w, r, ev, perr)
 		return
 	}
 	if caller.Root {
 		// AWS refuses role assumption with root credentials outright.
-		h.fail(w, r, requestID, awsproto.NewError(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts."))
+		h.fail(w, r, ev, awsproto.NewError(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts."))
 		return
 	}
 	out, err := h.svc.AssumeRole(r.Context(), caller, in)
 	if err != nil {
-		h.fail(w, r, requestID, awsproto.AsError(err))
+		h.fail(w, r, ev, awsproto.AsError(err))
 		return
 	}
-	awsproto.WriteQueryResponse(w, Namespace, "AssumeRole", requestID, func(x *awsproto.XMLWriter) {
+	ev.ResponseElements = assumedResponse(out.Credentials, out.AssumedRoleID, out.AssumedRoleARN, out.SourceIdentity, out.PackedPolicySize)
+	h.succeed(w, r, ev, "AssumeRole", func(x *awsproto.XMLWriter) {
 		writeCredentials(x, out.Credentials)
 		x.Start("AssumedRoleUser")
 		x.Element("AssumedRoleId", out.AssumedRoleID)
@@ -223,15 +249,15 @@ func writeCredentials(x *awsproto.XMLWriter, c Credentials) {
 	x.End("Credentials")
 }
 
-func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requestID string, body []byte) {
+func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, ev *audit.Event, body []byte) {
 	caller, aerr := h.authenticate(r, body)
 	if aerr != nil {
-		h.fail(w, r, requestID, aerr)
+		h.fail(w, r, ev, aerr)
 		return
 	}
 	account := h.svc.dir.Account()
 	if caller.Root {
-		awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+		h.succeed(w, r, ev, "GetCallerIdentity", func(x *awsproto.XMLWriter) {
 			x.Element("UserId", account)
 			x.Element("Account", account)
 			x.Element("Arn", "arn:aws:iam::"+account+":root")
@@ -239,7 +265,7 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 		return
 	}
 	if u := caller.User; u != nil {
-		awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+		h.succeed(w, r, ev, "GetCallerIdentity", func(x *awsproto.XMLWriter) {
 			x.Element("UserId", u.ID)
 			x.Element("Account", account)
 			x.Element("Arn", u.ARN)
@@ -248,7 +274,7 @@ func (h *Handler) getCallerIdentity(w http.ResponseWriter, r *http.Request, requ
 	}
 	sess := caller.Session
 	_, roleName := roleNameFromARN(sess.RoleARN)
-	awsproto.WriteQueryResponse(w, Namespace, "GetCallerIdentity", requestID, func(x *awsproto.XMLWriter) {
+	h.succeed(w, r, ev, "GetCallerIdentity", func(x *awsproto.XMLWriter) {
 		x.Element("UserId", sess.RoleID+":"+sess.SessionName)
 		x.Element("Account", h.svc.dir.Account())
 		x.Element("Arn", assumedRoleARN(h.svc.dir.Account(), roleName, sess.SessionName))
@@ -269,7 +295,9 @@ func (s *Service) Authenticate(r *http.Request, body []byte, service string, reg
 	if err != nil {
 		return nil, sigv4Error(err)
 	}
-	return res.Principal.(*Caller), nil
+	caller := res.Principal.(*Caller)
+	s.noteCaller(r.Context(), caller, res.AccessKeyID)
+	return caller, nil
 }
 
 // CallerARN is how AWS names the caller in messages and policies.
@@ -360,6 +388,10 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 	pc.Set("aws:RequestedRegion", s.dir.Region())
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: s.CallerARN(c)}, Action: action, Resource: resource, Context: pc}
 	if d := policy.EvaluateSession(req, identity, session); !d.Allowed {
+		if audit.FromContext(ctx) != nil {
+			_, trace := policy.EvaluateSessionTrace(req, identity, session)
+			noteDecision(ctx, policyLabels(len(identity), len(session)), trace)
+		}
 		return deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
 	}
 	return nil
@@ -429,14 +461,18 @@ func sigv4Error(err error) *awsproto.Error {
 
 // fail writes e and logs its cause (never a credential: causes are built
 // without request values that could carry one).
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, requestID string, e *awsproto.Error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, ev *audit.Event, e *awsproto.Error) {
 	level := slog.LevelInfo
 	if e.HTTPStatus >= 500 {
 		level = slog.LevelError
 	}
-	h.opts.Log.Log(r.Context(), level, "sts request refused", "aws_request_id", requestID, "code", e.Code,
+	h.opts.Log.Log(r.Context(), level, "sts request refused", "aws_request_id", ev.RequestID, "code", e.Code,
 		"status", e.HTTPStatus, "cause", errors.Unwrap(e))
-	awsproto.WriteQueryError(w, Namespace, requestID, e)
+	noteFailure(ev, e)
+	if !h.record(r, ev) {
+		e = awsproto.InternalFailure()
+	}
+	awsproto.WriteQueryError(w, Namespace, ev.RequestID, e)
 }
 
 // sourceIP is the caller's address for aws:SourceIp (no proxy headers are

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/federation"
 	"github.com/oidcfed/oidcfed/internal/iam"
@@ -211,10 +212,13 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	// newline when written with echo, and the SDKs send them as read; the
 	// seeds' scripts do exactly that against AWS. Surrounding whitespace is
 	// dropped here; inside the token the decoder stays strict.
-	verified, err := s.verifier.Verify(ctx, strings.Trim(in.WebIdentityToken, " \t\r\n"))
+	token := strings.Trim(in.WebIdentityToken, " \t\r\n")
+	noteToken(ctx, token)
+	verified, err := s.verifier.Verify(ctx, token)
 	if err != nil {
 		return nil, tokenError(err)
 	}
+	noteWebIdentity(ctx, verified)
 	role, err := s.dir.RoleByARN(ctx, in.RoleARN)
 	if err != nil {
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s: %w", in.RoleARN, err))
@@ -222,6 +226,10 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	provider, err := s.dir.OIDCProviderByURL(ctx, verified.Provider.URL)
 	if err != nil {
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("provider %s vanished: %w", verified.Provider.URL, err))
+	}
+	if ev := audit.FromContext(ctx); ev != nil {
+		ev.UserIdentity.IdentityProvider = provider.ARN
+		ev.UserIdentity.PrincipalID = provider.ARN + ":" + verified.Audience + ":" + verified.Claims.Subject
 	}
 	if !slices.Contains(provider.ClientIDs, verified.Audience) {
 		// The verifier's provider set can trail the directory by one
@@ -277,6 +285,10 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		req := wi.Request(action)
 		addRequestTags(req.Context, tags, transitive)
 		if d := policy.EvaluateTrust(req, trust); !d.Allowed {
+			if audit.FromContext(ctx) != nil {
+				_, trace := policy.EvaluateTrace(req, trust)
+				noteDecision(ctx, []string{"trust policy of " + role.ARN}, trace)
+			}
 			return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("trust policy of %s does not allow %s for sub %q", role.ARN, action, verified.Claims.Subject))
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
@@ -40,6 +41,7 @@ type Handler struct {
 	regions []string
 	cache   *sigv4.KeyCache
 	log     *slog.Logger
+	audit   audit.Recorder
 }
 
 // NewHandler serves m's entities, authenticating and authorizing callers
@@ -168,12 +170,27 @@ func init() {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
+	// IAM is global: CloudTrail records its events in us-east-1.
+	ev := &audit.Event{EventSource: audit.SourceIAM, AWSRegion: "us-east-1", SourceIPAddress: sourceIP(r),
+		UserAgent: auditValue(r.UserAgent()), RequestID: requestID, RecipientAccountID: h.m.Account(),
+		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
+	r = r.WithContext(audit.WithEvent(r.Context(), ev))
 	fail := func(e *awsproto.Error) {
 		level := slog.LevelInfo
 		if e.HTTPStatus >= 500 {
 			level = slog.LevelError
 		}
 		h.log.Log(r.Context(), level, "iam request refused", "aws_request_id", requestID, "code", e.Code, "status", e.HTTPStatus, "cause", errors.Unwrap(e))
+		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
+		if cause := errors.Unwrap(e); cause != nil {
+			if ev.OIDCFed.Denial == nil {
+				ev.OIDCFed.Denial = &audit.Denial{}
+			}
+			ev.OIDCFed.Denial.Reason = cause.Error()
+		}
+		if !h.record(r, ev) {
+			e = awsproto.InternalFailure()
+		}
 		awsproto.WriteQueryError(w, Namespace, requestID, e)
 	}
 	body, err := awsproto.ReadBody(r, MaxBody)
@@ -192,10 +209,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := v.Action()
+	ev.EventName = auditValue(name)
+	ev.ReadOnly = strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")
+	ev.RequestParameters = requestParameters(v)
 	var x awsproto.XMLWriter
 	empty, e := h.dispatch(r.Context(), caller, v, &x, sourceIP(r))
 	if e != nil {
 		fail(e)
+		return
+	}
+	if !h.record(r, ev) {
+		awsproto.WriteQueryError(w, Namespace, requestID, awsproto.InternalFailure())
 		return
 	}
 	if empty {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/iam"
 )
@@ -155,6 +156,11 @@ func (h *Handler) createAccessKey(req *request, x *awsproto.XMLWriter) *awsproto
 	k, secret, err := h.m.CreateAccessKey(req.ctx, name)
 	if err != nil {
 		return toAWS(err)
+	}
+	if ev := audit.FromContext(req.ctx); ev != nil {
+		// As CloudTrail records it: the key's id, never its secret.
+		ev.ResponseElements = map[string]any{"accessKey": map[string]string{
+			"userName": k.UserName, "accessKeyId": k.ID, "status": k.Status, "createDate": isoTime(k.CreatedAt)}}
 	}
 	x.Start("AccessKey")
 	x.Element("UserName", k.UserName)

@@ -358,7 +358,7 @@ func TestConnectionSettings(t *testing.T) {
 		want   string
 	}{
 		{"writer", s.w, "journal_mode", "wal"},
-		{"writer", s.w, "synchronous", "1"}, // NORMAL
+		{"writer", s.w, "synchronous", "2"}, // FULL: the audit log's durability
 		{"writer", s.w, "foreign_keys", "1"},
 		{"writer", s.w, "busy_timeout", "5000"},
 		{"writer", s.w, "query_only", "0"},

@@ -190,9 +190,15 @@ func dsn(path string, busyTimeout time.Duration, reader bool) string {
 	q.Set("mode", "rw")
 	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "on")
-	// NORMAL is durable against application crashes under WAL and loses at
-	// most the last transactions on power loss, never consistency.
-	q.Set("_synchronous", "NORMAL")
+	// Writes are FULL: every commit is on disk before Update returns, as
+	// the audit log promises (an event is durable before its response is
+	// sent); the audit log's group commit shares one sync among many
+	// requests. Readers never commit anything.
+	if reader {
+		q.Set("_synchronous", "NORMAL")
+	} else {
+		q.Set("_synchronous", "FULL")
+	}
 	// Double-quoted strings are identifiers, never string literals.
 	q.Set("_dqs", "0")
 	// Defensive mode refuses the few statements (writable_schema and the

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"net/http"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oidcfed/oidcfed/internal/audit"
+	"github.com/oidcfed/oidcfed/internal/awsproto"
+)
+
+// RecordTo makes the handler record every request in rec before it
+// answers (nil: no audit log).
+func (h *Handler) RecordTo(rec audit.Recorder) { h.audit = rec }
+
+// record commits ev; false when it could not be, and the request must
+// then fail with InternalFailure. A write the request made is committed by
+// then: the client is told it failed, and the secret of a new access key
+// is never sent.
+func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
+	if h.audit == nil {
+		return true
+	}
+	if err := h.audit.Record(r.Context(), ev); err != nil {
+		h.log.ErrorContext(r.Context(), "iam request failed: audit record not written", "aws_request_id", ev.RequestID, "cause", err)
+		return false
+	}
+	return true
+}
+
+// maxAuditValue bounds a request value copied into an event (see the sts
+// package's twin): documents are at most 6,144 characters (managed) and
+// names far less.
+const maxAuditValue = 10 << 10
+
+// maxAuditParameters bounds how many parameters an event lists.
+const maxAuditParameters = 200
+
+func auditValue(s string) string {
+	if len(s) <= maxAuditValue {
+		return s
+	}
+	cut := maxAuditValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// requestParameters is the request's parameters as CloudTrail lists them:
+// names in lower camel case ("roleName", "assumeRolePolicyDocument"),
+// list members flattened as sent ("tags.member.1.key"). IAM requests carry
+// no secrets.
+func requestParameters(v awsproto.Values) map[string]any {
+	out := map[string]any{}
+	for _, name := range v.Names() {
+		if name == "Action" || name == "Version" || len(out) == maxAuditParameters {
+			continue
+		}
+		out[lowerCamel(auditValue(name))] = auditValue(v.Get(name))
+	}
+	return out
+}
+
+// lowerCamel lower-cases the first letter of each dotted part.
+func lowerCamel(name string) string {
+	b := []byte(name)
+	start := true
+	for i, c := range b {
+		if start && c < utf8.RuneSelf {
+			b[i] = byte(unicode.ToLower(rune(c)))
+		}
+		start = c == '.'
+	}
+	return string(b)
+}
