@@ -66,6 +66,8 @@ type Event struct {
 	// Subject is the web identity (token sub) behind the call, for
 	// lookups; "" when none.
 	Subject string `json:"-"`
+
+	begun bool // Log.Begin counted it in flight
 }
 
 // UserIdentity is CloudTrail's userIdentity element.
@@ -194,6 +196,11 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 // Recorder is what handlers record their events with (a *Log; nil in a
 // handler's options means the server runs without an audit log).
 type Recorder interface {
+	// Begin tells the recorder a request has started whose event will
+	// follow (it may then wait a moment for it before committing).
+	Begin(ev *Event)
+	// Done ends a Begin that no Record followed (deferred by handlers).
+	Done(ev *Event)
 	Record(ctx context.Context, ev *Event) error
 }
 
