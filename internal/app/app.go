@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
+	"github.com/oidcfed/oidcfed/internal/audit/cloudtrail"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
@@ -312,7 +313,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
 		}
 	}
-	stsHandler, iamHandler, err := newSTS(ctx, o, directory, st, sealer, log, recorder)
+	handlers, err := newSTS(ctx, o, directory, st, sealer, log, recorder)
 	if err != nil {
 		return fail(err)
 	}
@@ -320,7 +321,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	iss.Routes(mux, issuerURL.Path)
 	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
 	// one AWS_ENDPOINT_URL serves every client.
-	router := &awsRouter{query: map[string]http.Handler{"sts": stsHandler, "iam": iamHandler}, json: map[string]http.Handler{}}
+	router := &awsRouter{query: map[string]http.Handler{"sts": handlers.sts, "iam": handlers.iam},
+		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail}}
 	mux.Handle("POST /{$}", router)
 	mux.Handle("GET /{$}", router)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

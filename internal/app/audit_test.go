@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -159,6 +160,28 @@ true`, "ROLE="+w.deployRole, "TOK="+tok, "OTHER="+otherTok)
 	if err != nil || len(reports) != 1 || !audit.OK(reports) || reports[0].Records != int64(len(events)) {
 		t.Fatalf("verify: %+v, %v", reports, err)
 	}
+	// The CLI reads the same trail while the server runs.
+	code, stdout, stderr := runCLI(t, "audit", "--data", dir, "--event", "AssumeRoleWithWebIdentity", "--denied")
+	if code != 0 || !strings.Contains(stdout, "AccessDenied") || strings.Count(strings.TrimSpace(stdout), "\n") != 1 ||
+		!strings.Contains(stdout, "project_path:evil/project") {
+		t.Errorf("oidcfed audit --denied: %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "audit", "--data", dir, "--role", app.DevDeployRole, "--sub", "project_path:mygroup/myproject:ref_type:branch:ref:main", "--format", "json")
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); code != 0 || len(lines) != 1 || !strings.Contains(lines[0], `"pipeline_id":"4242"`) {
+		t.Errorf("oidcfed audit --role --sub --format json: %d\n%s", code, stdout)
+	}
+	if code, stdout, stderr := runCLI(t, "audit", "verify", "--data", dir); code != 0 || !strings.Contains(stdout, "ok, 6 records (1-6)") {
+		t.Errorf("oidcfed audit verify: %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "audit", "verify", "--file", jsonl); code != 0 || !strings.Contains(stdout, "ok, 6 records") {
+		t.Errorf("oidcfed audit verify --file: %d\n%s%s", code, stdout, stderr)
+	}
+	tampered := filepath.Join(t.TempDir(), "tampered.jsonl")
+	writeFile(t, tampered, bytes.Replace(readFile(t, jsonl), []byte("pipeline-4242"), []byte("pipeline-4243"), 1), 0o600)
+	if code, stdout, _ := runCLI(t, "audit", "verify", "--file", tampered); code == 0 || !strings.Contains(stdout, "BROKEN at record 4") {
+		t.Errorf("oidcfed audit verify of a tampered file: %d\n%s", code, stdout)
+	}
+
 	s.stop(t) // flush the WAL into the file we grep
 
 	env := app.ReadEnvFile(filepath.Join(dir, app.DevEnvFileName))
@@ -339,4 +362,85 @@ func TestAuditSurvivesKill(t *testing.T) {
 		t.Errorf("chains after the kill: %+v, %v", reports, err)
 	}
 	t.Logf("%d credentials received, %d assume events recorded", len(received), len(recorded))
+}
+
+// TestLookupEventsWithAWSCLI reads the audit trail back with `aws
+// cloudtrail lookup-events`: by event name, by user name, by resource, in
+// a time range, across pages; and its refusals are CloudTrail's.
+func TestLookupEventsWithAWSCLI(t *testing.T) {
+	w, root := bareDev(t)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}`
+	for i := range 7 {
+		if out, stderr, err := w.bash(t, `aws iam create-role --role-name "role-$I" --assume-role-policy-document "$TRUST"`,
+			append(root, "I="+strconv.Itoa(i), "TRUST="+trust)...); err != nil {
+			t.Fatalf("create-role: %v\n%s%s", err, out, stderr)
+		}
+	}
+	lookup := func(t *testing.T, args string) (names []string, raw string) {
+		t.Helper()
+		out, stderr, err := w.bash(t, "aws cloudtrail lookup-events --output json "+args, root...)
+		if err != nil {
+			t.Fatalf("lookup-events %s: %v\n%s", args, err, stderr)
+		}
+		var resp struct {
+			Events []struct {
+				EventName, Username, ReadOnly, CloudTrailEvent string
+				Resources                                      []struct{ ResourceType, ResourceName string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &resp); err != nil {
+			t.Fatalf("lookup-events output %q: %v", out, err)
+		}
+		for _, e := range resp.Events {
+			names = append(names, e.EventName)
+		}
+		return names, out
+	}
+	t.Run("by event name, across pages", func(t *testing.T) {
+		// --page-size 2: the CLI follows NextToken through four pages.
+		names, _ := lookup(t, "--page-size 2 --lookup-attributes AttributeKey=EventName,AttributeValue=CreateRole")
+		if len(names) != 7 {
+			t.Fatalf("CreateRole events: %q", names)
+		}
+	})
+	t.Run("by user name", func(t *testing.T) {
+		names, _ := lookup(t, "--lookup-attributes AttributeKey=Username,AttributeValue=root")
+		if len(names) < 7 {
+			t.Fatalf("root's events: %q", names)
+		}
+	})
+	t.Run("by resource name", func(t *testing.T) {
+		names, raw := lookup(t, "--lookup-attributes AttributeKey=ResourceName,AttributeValue=role-3")
+		if len(names) != 1 || names[0] != "CreateRole" || !strings.Contains(raw, `"ResourceType": "AWS::IAM::Role"`) {
+			t.Fatalf("role-3's events: %s", raw)
+		}
+		if names, _ := lookup(t, "--lookup-attributes AttributeKey=ResourceType,AttributeValue=AWS::IAM::Role"); len(names) != 7 {
+			t.Fatalf("events naming a role: %q", names)
+		}
+	})
+	t.Run("time range", func(t *testing.T) {
+		names, _ := lookup(t, "--start-time 2000-01-01T00:00:00Z --end-time 2000-01-02T00:00:00Z")
+		if len(names) != 0 {
+			t.Fatalf("events in 2000: %q", names)
+		}
+	})
+	t.Run("the CloudTrailEvent is the record", func(t *testing.T) {
+		_, raw := lookup(t, "--max-items 1 --lookup-attributes AttributeKey=EventName,AttributeValue=CreateRole")
+		if !strings.Contains(raw, `\"eventSource\":\"iam.amazonaws.com\"`) || !strings.Contains(raw, `\"roleName\":\"role-6\"`) {
+			t.Fatalf("newest CreateRole event: %s", raw)
+		}
+	})
+	for _, tc := range []struct{ name, args, want string }{
+		{"two attributes", "--lookup-attributes AttributeKey=EventName,AttributeValue=CreateRole AttributeKey=Username,AttributeValue=root", "InvalidLookupAttributesException"},
+		{"start after end", "--start-time 2030-01-02T00:00:00Z --end-time 2030-01-01T00:00:00Z", "InvalidTimeRangeException"},
+		{"max results over 50", "--max-results 51", "InvalidMaxResultsException"},
+		{"foreign next token", "--starting-token bm9wZQ", "InvalidNextTokenException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := w.bash(t, "aws cloudtrail lookup-events "+tc.args, root...)
+			if err == nil || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("err %v, stderr %q, want %s", err, stderr, tc.want)
+			}
+		})
+	}
 }

@@ -12,8 +12,9 @@ import (
 // awsRouter sends a request at the server root to the AWS-compatible
 // service it is for, so one AWS_ENDPOINT_URL serves every client:
 //
-//   - X-Amz-Target names a JSON-protocol service ("TrentService.Sign" is
-//     KMS) by its prefix;
+//   - X-Amz-Target names a JSON-protocol service by what precedes its last
+//     dot ("TrentService" is KMS, "com.amazonaws.cloudtrail.v20131101.
+//     CloudTrail_20131101" CloudTrail);
 //   - otherwise a SigV4 credential scope (Authorization header or presigned
 //     X-Amz-Credential) names the service ("sts", "iam");
 //   - an unsigned Query request is STS (AssumeRoleWithWebIdentity is
@@ -27,7 +28,9 @@ type awsRouter struct {
 
 func (rt *awsRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		prefix, _, _ := strings.Cut(target, ".")
+		// The operation follows the last dot: "TrentService.Sign" (KMS),
+		// "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents".
+		prefix := target[:max(0, strings.LastIndexByte(target, '.'))]
 		if h, ok := rt.json[prefix]; ok {
 			h.ServeHTTP(w, r)
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/oidcfed/oidcfed/internal/audit"
+	"github.com/oidcfed/oidcfed/internal/audit/cloudtrail"
 	"log/slog"
 	"time"
 
@@ -20,14 +21,21 @@ import (
 // and authorizes through the same service): a verifier for the directory's OIDC
 // providers (nothing is fetched until a token names one), the session
 // keyring, and the handler.
-func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*sts.Handler, *iamapi.Handler, error) {
+// awsHandlers are the AWS-compatible services a server answers at its root.
+type awsHandlers struct {
+	sts        *sts.Handler
+	iam        *iamapi.Handler
+	cloudTrail *cloudtrail.Handler
+}
+
+func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
 	verifier, err := federation.New(federation.Options{Now: now, Logger: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The verifier follows the provider set: config-declared providers
 	// plus those created through the IAM API, replaced after each change.
@@ -62,7 +70,7 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	})
 	providers, err := dir.ListOIDCProviders(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("IAM OIDC providers: %w", err)
+		return nil, fmt.Errorf("IAM OIDC providers: %w", err)
 	}
 	setProviders(providers)
 	// Sessions are sealed under the configured generation of a key derived
@@ -75,12 +83,16 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	}
 	keyring, err := sts.NewSessionKeyring(sts.DeriveSessionKey(sealer.DeriveKey, gen), older...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	svc := sts.NewService(dir, verifier, keyring, now, log)
 	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
 	cache := sigv4.NewKeyCache(1024)
 	iamHandler := iamapi.NewHandler(dir, svc, cache, log)
 	iamHandler.RecordTo(rec)
-	return sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}), iamHandler, nil
+	return &awsHandlers{
+		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
+		iam:        iamHandler,
+		cloudTrail: cloudtrail.NewHandler(svc, st, rec, dir.Account(), dir.Region(), cache, log),
+	}, nil
 }

@@ -244,3 +244,8 @@ func JobFromSubject(sub string) *Job {
 	}
 	return &Job{ProjectPath: project, RefType: refType, Ref: ref}
 }
+
+// ResourceTypeKey is how a resource type is kept among a record's
+// resource names, for lookups by type (ResourceType): no ARN or name
+// starts with it.
+func ResourceTypeKey(t string) string { return "type:" + t }

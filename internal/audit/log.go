@@ -195,7 +195,7 @@ func record(ev *Event) store.AuditRecord {
 		ErrorCode: ev.ErrorCode, Subject: ev.Subject,
 	}
 	for _, res := range ev.Resources {
-		r.Resources = append(r.Resources, res.ARN)
+		r.Resources = append(r.Resources, res.ARN, ResourceTypeKey(res.Type))
 		if _, name, ok := cutLast(res.ARN, "/"); ok && name != "" {
 			r.Resources = append(r.Resources, name)
 		}

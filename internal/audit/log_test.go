@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,7 +131,7 @@ func TestRecordChainsAndVerifies(t *testing.T) {
 	if chain["writer"] != "w1" || chain["seq"] != float64(recs[0].Seq) {
 		t.Errorf("chain element %v for record %d", chain, recs[0].Seq)
 	}
-	if recs[0].Username != "sub-7" || len(recs[0].Resources) != 2 || recs[0].Resources[1] != "deploy" {
+	if recs[0].Username != "sub-7" || !slices.Equal(recs[0].Resources, []string{"arn:aws:iam::000000000000:role/deploy", "type:AWS::IAM::Role", "deploy"}) {
 		t.Errorf("lookup fields: %+v", recs[0])
 	}
 }

@@ -70,7 +70,7 @@ Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://git
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newVersionCmd())
 	return root
 }
 

@@ -216,6 +216,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.EventName = auditValue(name)
 	ev.ReadOnly = strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")
 	ev.RequestParameters = requestParameters(v)
+	ev.Resources = resources(h.m.Account(), v)
 	var x awsproto.XMLWriter
 	empty, e := h.dispatch(r.Context(), caller, v, &x, sourceIP(r))
 	if e != nil {

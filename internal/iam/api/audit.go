@@ -74,3 +74,28 @@ func lowerCamel(name string) string {
 	}
 	return string(b)
 }
+
+// resources names the entities a request is about, for lookups by
+// resource name (as CloudTrail's event history indexes them): the role,
+// user, managed policy or OIDC provider its parameters name.
+func resources(account string, v awsproto.Values) []audit.Resource {
+	var out []audit.Resource
+	add := func(typ, arn string) {
+		out = append(out, audit.Resource{AccountID: account, Type: typ, ARN: auditValue(arn)})
+	}
+	if n := v.Get("RoleName"); n != "" {
+		add("AWS::IAM::Role", "arn:aws:iam::"+account+":role/"+n)
+	}
+	if n := v.Get("UserName"); n != "" {
+		add("AWS::IAM::User", "arn:aws:iam::"+account+":user/"+n)
+	}
+	if arn := v.Get("PolicyArn"); arn != "" {
+		add("AWS::IAM::Policy", arn)
+	} else if n := v.Get("PolicyName"); n != "" && v.Action() == "CreatePolicy" {
+		add("AWS::IAM::Policy", "arn:aws:iam::"+account+":policy"+v.Get("Path")+n)
+	}
+	if arn := v.Get("OpenIDConnectProviderArn"); arn != "" {
+		add("AWS::IAM::OIDCProvider", arn)
+	}
+	return out
+}
