@@ -28,6 +28,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
 	"github.com/oidcfed/oidcfed/internal/keys"
+	kmsapi "github.com/oidcfed/oidcfed/internal/kms/api"
 	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/store/sqlite"
 )
@@ -272,7 +273,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("issuer URL: %w", err))
 	}
-	directory, err := buildDirectory(&o, icfg.URL)
+	devKeyID := devSigningKeyID(sealer)
+	directory, err := buildDirectory(&o, icfg.URL, "arn:aws:kms:"+o.region()+":"+o.account()+":key/"+devKeyID)
 	if err != nil {
 		return fail(err)
 	}
@@ -322,7 +324,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
 	// one AWS_ENDPOINT_URL serves every client.
 	router := &awsRouter{query: map[string]http.Handler{"sts": handlers.sts, "iam": handlers.iam},
-		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail}}
+		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail, kmsapi.TargetPrefix: handlers.kms}}
 	mux.Handle("POST /{$}", router)
 	mux.Handle("GET /{$}", router)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -347,6 +349,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
 		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
 	if o.Dev {
+		if !o.NoDemo {
+			if err := ensureDevSigningKey(runCtx, handlers.kmsService, devKeyID); err != nil {
+				return fail(err)
+			}
+		}
 		if err := s.devSetup(runCtx, o); err != nil {
 			return fail(err)
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
+	"github.com/oidcfed/oidcfed/internal/keys"
+	"github.com/oidcfed/oidcfed/internal/kms"
 	"github.com/oidcfed/oidcfed/internal/store"
 )
 
@@ -76,6 +79,10 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		"export AWS_SECRET_ACCESS_KEY=" + shellQuote(secret),
 		"export OIDCFED_DEPLOY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevDeployRole)),
 		"export OIDCFED_CI_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevCIRole)),
+		"export OIDCFED_SIGN_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevSignRole)),
+		"export OIDCFED_VERIFY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevVerifyRole)),
+		// cosign's key reference for the dev signing key.
+		"export OIDCFED_KMS_KEY=" + shellQuote("awskms:///"+DevSigningAlias),
 	}
 	if dir := binDir(); dir != "" {
 		lines = append(lines, `export PATH=`+shellQuote(dir)+`:"$PATH"`)
@@ -189,4 +196,40 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// devSigningKeyID is the dev KMS key's id: derived from the master key,
+// so the dev roles' policies can name the key's ARN before it exists and
+// it stays the same across restarts.
+func devSigningKeyID(sealer *keys.Sealer) string {
+	b := sealer.DeriveKey("oidcfed/dev/kms-signing-key-id")[:16]
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ensureDevSigningKey creates the dev signing key and its alias when
+// missing.
+func ensureDevSigningKey(ctx context.Context, svc *kms.Service, id string) error {
+	r, err := svc.Resolve(ctx, id)
+	var ke *kms.Error
+	if errors.As(err, &ke) && ke.Code == kms.CodeNotFound {
+		if _, err := svc.CreateKey(ctx, kms.CreateKeyInput{ID: id, KeySpec: "ECC_NIST_P256", KeyUsage: kms.UsageSignVerify,
+			Description: "oidcfed dev mode's CI signing key"}); err != nil {
+			return fmt.Errorf("dev signing key: %w", err)
+		}
+		if r, err = svc.Resolve(ctx, id); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := svc.Resolve(ctx, DevSigningAlias); err == nil {
+		return nil
+	}
+	if err := svc.CreateAlias(ctx, DevSigningAlias, r); err != nil {
+		return fmt.Errorf("dev signing key alias: %w", err)
+	}
+	return nil
 }

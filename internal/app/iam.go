@@ -11,6 +11,13 @@ import (
 const (
 	DevDeployRole = "gitlab-deploy"
 	DevCIRole     = "gitlab-ci"
+	// DevSignRole may sign with the dev KMS key (DevSigningAlias) from a
+	// protected main branch of a mygroup project; DevVerifyRole may verify
+	// with it from any mygroup branch.
+	DevSignRole   = "gitlab-sign"
+	DevVerifyRole = "gitlab-verify"
+	// DevSigningAlias names dev mode's ECC_NIST_P256 signing key.
+	DevSigningAlias = "alias/ci-signing"
 	// DevProject is the project the dev deploy role trusts on main.
 	DevProject = "mygroup/myproject"
 )
@@ -23,14 +30,8 @@ const devDeclared = "--dev mode (start with --demo=false to manage every entity 
 // plus in dev mode a provider for the server's own issuer (client id = the
 // issuer URL, GitLab's default audience) and the two demo roles, unless
 // the config declares them itself.
-func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
-	account, region := o.AccountID, o.Region
-	if account == "" {
-		account = "000000000000"
-	}
-	if region == "" {
-		region = "us-east-1"
-	}
+func buildDirectory(o *Options, issuerURL, devKeyARN string) (*iam.Static, error) {
+	account, region := o.account(), o.region()
 	providers := append([]iam.OIDCProvider(nil), o.OIDCProviders...)
 	roles := append([]iam.Role(nil), o.Roles...)
 	if o.Dev && !o.NoDemo {
@@ -43,7 +44,10 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 			return false
 		}
 		if !declared(issuerURL) {
-			providers = append(providers, iam.OIDCProvider{URL: issuerURL, ClientIDs: []string{issuerURL}, AllowInsecureHTTP: true, DeclaredIn: devDeclared})
+			// Every claim is a condition key (an opt-in on AWS's side too):
+			// the dev signing role tests ref_protected.
+			providers = append(providers, iam.OIDCProvider{URL: issuerURL, ClientIDs: []string{issuerURL}, AllowInsecureHTTP: true,
+				AllClaimConditionKeys: true, DeclaredIn: devDeclared})
 		}
 		have := map[string]bool{}
 		for _, r := range roles {
@@ -51,6 +55,19 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 		}
 		providerARN := iam.ProviderARN(account, issuerURL)
 		prefix := iam.ProviderConditionPrefix(issuerURL)
+		// The signing role may sign with the dev key from protected main
+		// of any mygroup project; the verify role (seed 000's actions) may
+		// verify from any mygroup branch. KMS authorizes on the key ARN,
+		// never an alias ARN (an alias ARN in Resource grants nothing).
+		kmsPolicy := func(actions ...string) string {
+			doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+				"Sid": "CISigningKey", "Effect": "Allow", "Action": actions, "Resource": devKeyARN}}})
+			return string(doc)
+		}
+		inline := map[string][]iam.NamedPolicy{
+			DevSignRole:   {{Name: "ci-signing", Document: kmsPolicy("kms:Sign", "kms:GetPublicKey", "kms:DescribeKey")}},
+			DevVerifyRole: {{Name: "ci-verify", Document: kmsPolicy("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")}},
+		}
 		for _, dr := range []struct {
 			name string
 			cond map[string]map[string]string
@@ -62,6 +79,14 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 			{DevCIRole, map[string]map[string]string{
 				"StringEquals": {prefix + ":aud": issuerURL},
 				"StringLike":   {prefix + ":sub": "project_path:mygroup/*"},
+			}},
+			{DevSignRole, map[string]map[string]string{
+				"StringEquals": {prefix + ":aud": issuerURL, prefix + ":ref_protected": "true"},
+				"StringLike":   {prefix + ":sub": "project_path:mygroup/*:ref_type:branch:ref:main"},
+			}},
+			{DevVerifyRole, map[string]map[string]string{
+				"StringEquals": {prefix + ":aud": issuerURL},
+				"StringLike":   {prefix + ":sub": "project_path:mygroup/*:ref_type:branch:ref:*"},
 			}},
 		} {
 			if have[dr.name] {
@@ -79,7 +104,8 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 			if err != nil {
 				return nil, err
 			}
-			roles = append(roles, iam.Role{Name: dr.name, Path: "/", TrustPolicy: string(policy), MaxSessionDuration: 3600e9, DeclaredIn: devDeclared})
+			roles = append(roles, iam.Role{Name: dr.name, Path: "/", TrustPolicy: string(policy), MaxSessionDuration: 3600e9,
+				InlinePolicies: inline[dr.name], DeclaredIn: devDeclared})
 		}
 	}
 	d, err := iam.NewStatic(account, region, providers, roles)
@@ -87,4 +113,19 @@ func buildDirectory(o *Options, issuerURL string) (*iam.Static, error) {
 		return nil, fmt.Errorf("IAM entities: %w", err)
 	}
 	return d, nil
+}
+
+// account and region are the configured ones or AWS-like defaults.
+func (o *Options) account() string {
+	if o.AccountID == "" {
+		return "000000000000"
+	}
+	return o.AccountID
+}
+
+func (o *Options) region() string {
+	if o.Region == "" {
+		return "us-east-1"
+	}
+	return o.Region
 }

@@ -60,11 +60,17 @@ func TestRouting(t *testing.T) {
 			t.Fatalf("%d %s", resp.Status, resp.Body)
 		}
 	})
-	t.Run("unknown X-Amz-Target", func(t *testing.T) {
-		resp := do(t, http.MethodPost, w.URL+"/", http.Header{"X-Amz-Target": {"TrentService.Sign"}, "Content-Type": {"application/x-amz-json-1.1"}}, []byte("{}"))
-		var body map[string]string
-		if err := json.Unmarshal(resp.Body, &body); err != nil || resp.Status != 400 || body["__type"] != "UnknownOperationException" {
-			t.Fatalf("%d %s", resp.Status, resp.Body)
-		}
-	})
+	for _, tc := range []struct{ name, target, want string }{
+		{"unknown X-Amz-Target", "DynamoDB_20120810.GetItem", "UnknownOperationException"},
+		{"KMS unsigned", "TrentService.Sign", "MissingAuthenticationTokenException"},
+		{"CloudTrail unsigned", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "MissingAuthenticationTokenException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := do(t, http.MethodPost, w.URL+"/", http.Header{"X-Amz-Target": {tc.target}, "Content-Type": {"application/x-amz-json-1.1"}}, []byte("{}"))
+			var body map[string]string
+			if err := json.Unmarshal(resp.Body, &body); err != nil || resp.Status != 400 || body["__type"] != tc.want {
+				t.Fatalf("%d %s", resp.Status, resp.Body)
+			}
+		})
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/audit/cloudtrail"
+	"github.com/oidcfed/oidcfed/internal/kms"
+	kmsapi "github.com/oidcfed/oidcfed/internal/kms/api"
 	"log/slog"
 	"time"
 
@@ -26,6 +28,8 @@ type awsHandlers struct {
 	sts        *sts.Handler
 	iam        *iamapi.Handler
 	cloudTrail *cloudtrail.Handler
+	kms        *kmsapi.Handler
+	kmsService *kms.Service
 }
 
 func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
@@ -88,11 +92,15 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	svc := sts.NewService(dir, verifier, keyring, now, log)
 	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
 	cache := sigv4.NewKeyCache(1024)
+	keyService := kms.New(kms.Options{Store: st, Seal: sealer.Seal, Open: sealer.Open, Account: dir.Account(), Region: dir.Region(), Now: now})
 	iamHandler := iamapi.NewHandler(dir, svc, cache, log)
 	iamHandler.RecordTo(rec)
 	return &awsHandlers{
 		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 		iam:        iamHandler,
 		cloudTrail: cloudtrail.NewHandler(svc, st, rec, dir.Account(), dir.Region(), cache, log),
+		kms: kmsapi.NewHandler(kmsapi.Options{Service: keyService, Auth: svc, Audit: rec, Account: dir.Account(), Region: dir.Region(),
+			KeyCache: cache, Log: log}),
+		kmsService: keyService,
 	}, nil
 }

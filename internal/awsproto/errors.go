@@ -130,3 +130,26 @@ func ValidationError(message string) *Error {
 func InvalidParameterValue(message string) *Error {
 	return NewError(http.StatusBadRequest, "InvalidParameterValue", message)
 }
+
+// JSONAuthError renames the Query protocol's authentication errors to the
+// names AWS's JSON-protocol services (KMS, CloudTrail) answer with, at
+// status 400: UnrecognizedClientException for an unknown access key,
+// InvalidSignatureException for a bad signature, and so on. Other errors
+// are returned as they are.
+func JSONAuthError(e *Error) *Error {
+	code, ok := map[string]string{
+		"InvalidClientTokenId":       "UnrecognizedClientException",
+		"SignatureDoesNotMatch":      "InvalidSignatureException",
+		"ExpiredToken":               "ExpiredTokenException",
+		"IncompleteSignature":        "IncompleteSignatureException",
+		"MissingAuthenticationToken": "MissingAuthenticationTokenException",
+	}[e.Code]
+	if !ok {
+		return e
+	}
+	status := e.HTTPStatus
+	if status == http.StatusForbidden {
+		status = http.StatusBadRequest
+	}
+	return NewError(status, code, e.Message).WithCause(errors.Unwrap(e))
+}

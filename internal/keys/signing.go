@@ -93,3 +93,36 @@ func PublicJWK(pub crypto.PublicKey, alg string) (jwkJSON []byte, kid string, er
 	jwkJSON, err = json.Marshal(jwk)
 	return jwkJSON, kid, err
 }
+
+// GenerateKMSKey creates private key material for a KMS asymmetric key
+// spec (ECC_NIST_P256/P384/P521, RSA_2048/3072/4096).
+func GenerateKMSKey(spec string) (crypto.Signer, error) {
+	switch spec {
+	case "ECC_NIST_P256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ECC_NIST_P384":
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ECC_NIST_P521":
+		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "RSA_2048":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case "RSA_3072":
+		return rsa.GenerateKey(rand.Reader, 3072)
+	case "RSA_4096":
+		return rsa.GenerateKey(rand.Reader, 4096)
+	}
+	return nil, fmt.Errorf("no key material for key spec %q", spec)
+}
+
+// ParseKMSKey decodes a KMS key's PKCS#8 material.
+func ParseKMSKey(der []byte) (crypto.Signer, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse KMS key material: %w", err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("KMS key material of type %T cannot sign", k)
+	}
+	return signer, nil
+}

@@ -145,6 +145,30 @@ type Tx interface {
 	// how many records it removed.
 	PruneAuditRecords(ctx context.Context, before time.Time) (int64, error)
 
+	// KMS keys and aliases.
+
+	// CreateKMSKey inserts k. ErrAlreadyExists if the id is taken.
+	CreateKMSKey(ctx context.Context, k *KMSKey) error
+	// GetKMSKey returns one key. ErrNotFound if there is none.
+	GetKMSKey(ctx context.Context, id string) (KMSKey, error)
+	// UpdateKMSKey replaces a key's metadata (never its material).
+	// ErrNotFound if there is none.
+	UpdateKMSKey(ctx context.Context, id string, body []byte) error
+	// ListKMSKeys returns every key ordered by id, without material.
+	ListKMSKeys(ctx context.Context) ([]KMSKey, error)
+	// CreateKMSAlias inserts a. ErrAlreadyExists if the name is taken,
+	// ErrNotFound if its key does not exist.
+	CreateKMSAlias(ctx context.Context, a *KMSAlias) error
+	// UpdateKMSAlias points an alias at another key. ErrNotFound if the
+	// alias or the key does not exist.
+	UpdateKMSAlias(ctx context.Context, name, keyID string, at time.Time) error
+	// GetKMSAlias returns one alias. ErrNotFound if there is none.
+	GetKMSAlias(ctx context.Context, name string) (KMSAlias, error)
+	// DeleteKMSAlias removes an alias. ErrNotFound if there is none.
+	DeleteKMSAlias(ctx context.Context, name string) error
+	// ListKMSAliases returns every alias ordered by name.
+	ListKMSAliases(ctx context.Context) ([]KMSAlias, error)
+
 	// Secrets at rest.
 
 	// Reseal calls fn for every sealed value in the store, in every table,
@@ -278,4 +302,24 @@ type AuditChainInfo struct {
 	First, Last uint64 // sequence numbers of its oldest and newest records (0, 0: none left)
 	Count       int64
 	Anchor      *AuditAnchor // nil when nothing was pruned
+}
+
+// KMSKey is one KMS key: its metadata, whose shape the kms package owns
+// (a JSON document), and its key material sealed under the master key
+// with AAD KMSKeyAAD(ID).
+type KMSKey struct {
+	ID             string
+	Body           []byte
+	SealedMaterial []byte
+}
+
+// KMSKeyAAD is the associated data a KMS key's material is sealed with.
+func KMSKeyAAD(id string) string { return "oidcfed/kms-key/" + id }
+
+// KMSAlias names a KMS key ("alias/ci-signing").
+type KMSAlias struct {
+	Name      string
+	KeyID     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

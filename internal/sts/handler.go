@@ -333,6 +333,68 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 	if c.Root {
 		return nil
 	}
+	return s.AuthorizeWith(ctx, c, action, resource, resourceLabel, s.RequestContext(c, reqCtx))
+}
+
+// RequestContext is the condition-key context of a request by c: reqCtx
+// (the service's own keys), the global keys (time, region, account) and
+// the principal's (ARN, type, tags, and a web-identity session's provider,
+// sub and aud). Services that also evaluate a resource policy (KMS key
+// policies) build it once for both decisions.
+func (s *Service) RequestContext(c *Caller, reqCtx map[string][]string) policy.Context {
+	pc := make(policy.Context, len(reqCtx)+12)
+	for k, v := range reqCtx {
+		pc.Set(k, v...)
+	}
+	// Keys are written lower-case: Set then stores them as they are.
+	pc.Set("aws:principalaccount", s.dir.Account())
+	switch {
+	case c.Root:
+		pc.Set("aws:principalarn", "arn:aws:iam::"+s.dir.Account()+":root")
+		pc.Set("aws:principaltype", "Account")
+	case c.User != nil:
+		u := c.User
+		pc.Set("aws:principalarn", u.ARN)
+		pc.Set("aws:principaltype", "User")
+		pc.Set("aws:username", u.Name)
+		pc.Set("aws:userid", u.ID)
+		for _, t := range u.Tags {
+			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
+		}
+	default:
+		sess := c.Session
+		pc.Set("aws:principalarn", sess.RoleARN)
+		pc.Set("aws:principaltype", "AssumedRole")
+		pc.Set("aws:userid", sess.RoleID+":"+sess.SessionName)
+		for _, t := range sess.Tags {
+			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
+		}
+		if sess.SourceIdentity != "" {
+			pc.Set("aws:sourceidentity", sess.SourceIdentity)
+		}
+		if sess.ProviderARN != "" {
+			// A web-identity session carries its provider and the token's
+			// aud and sub into every later request, as on AWS.
+			pc.Set("aws:federatedprovider", sess.ProviderARN)
+			if _, prov, ok := strings.Cut(sess.ProviderARN, ":oidc-provider/"); ok {
+				pc.Set(prov+":sub", sess.Subject)
+				pc.Set(prov+":aud", sess.Audience)
+			}
+		}
+	}
+	now := s.now()
+	pc.Set("aws:currenttime", now.UTC().Format("2006-01-02T15:04:05Z"))
+	pc.Set("aws:epochtime", strconv.FormatInt(now.Unix(), 10))
+	pc.Set("aws:requestedregion", s.dir.Region())
+	return pc
+}
+
+// AuthorizeWith is AuthorizeLabelled with the context already built
+// (RequestContext).
+func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource, resourceLabel string, pc policy.Context) *awsproto.Error {
+	if c.Root {
+		return nil
+	}
 	if resourceLabel == "" {
 		resourceLabel = resource
 	}
@@ -347,49 +409,14 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 	}
 	var identity, session []*policy.Policy
 	var err error
-	pc := policy.Context{}
-	for k, v := range reqCtx {
-		pc.Set(k, v...)
-	}
-	pc.Set("aws:PrincipalAccount", s.dir.Account())
 	if u := c.User; u != nil {
 		identity, err = s.identityPolicies(ctx, u.InlinePolicies, u.ManagedPolicyARNs)
-		pc.Set("aws:PrincipalArn", u.ARN)
-		pc.Set("aws:PrincipalType", "User")
-		pc.Set("aws:username", u.Name)
-		pc.Set("aws:userid", u.ID)
-		for _, t := range u.Tags {
-			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
-		}
 	} else {
-		sess := c.Session
-		identity, session, err = s.callerPolicies(ctx, sess)
-		pc.Set("aws:PrincipalArn", sess.RoleARN)
-		pc.Set("aws:PrincipalType", "AssumedRole")
-		pc.Set("aws:userid", sess.RoleID+":"+sess.SessionName)
-		for _, t := range sess.Tags {
-			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
-		}
-		if sess.SourceIdentity != "" {
-			pc.Set("aws:SourceIdentity", sess.SourceIdentity)
-		}
-		if sess.ProviderARN != "" {
-			// A web-identity session carries its provider and the token's
-			// aud and sub into every later request, as on AWS.
-			pc.Set("aws:FederatedProvider", sess.ProviderARN)
-			if _, prov, ok := strings.Cut(sess.ProviderARN, ":oidc-provider/"); ok {
-				pc.Set(prov+":sub", sess.Subject)
-				pc.Set(prov+":aud", sess.Audience)
-			}
-		}
+		identity, session, err = s.callerPolicies(ctx, c.Session)
 	}
 	if err != nil {
 		return deny(false, err)
 	}
-	now := s.now()
-	pc.Set("aws:CurrentTime", now.UTC().Format("2006-01-02T15:04:05Z"))
-	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	pc.Set("aws:RequestedRegion", s.dir.Region())
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: s.CallerARN(c)}, Action: action, Resource: resource, Context: pc}
 	if d := policy.EvaluateSession(req, identity, session); !d.Allowed {
 		if audit.FromContext(ctx) != nil {

@@ -124,7 +124,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, aerr := h.auth.Authenticate(r, body, "cloudtrail", h.regions, h.cache)
 	if aerr != nil {
-		fail(jsonAuthError(aerr))
+		fail(awsproto.JSONAuthError(aerr))
 		return
 	}
 	if operation != "LookupEvents" {
@@ -344,29 +344,6 @@ func toEvent(rec store.AuditRecord) event {
 		}
 	}
 	return e
-}
-
-// jsonAuthError renames the Query protocol's authentication errors to the
-// JSON protocol's (as AWS's JSON services name them).
-func jsonAuthError(e *awsproto.Error) *awsproto.Error {
-	code := e.Code
-	switch code {
-	case sigv4.CodeInvalidClientTokenID:
-		code = "UnrecognizedClientException"
-	case sigv4.CodeSignatureDoesNotMatch:
-		code = "InvalidSignatureException"
-	case sigv4.CodeExpiredToken:
-		code = "ExpiredTokenException"
-	case sigv4.CodeIncompleteSignature:
-		code = "IncompleteSignatureException"
-	case sigv4.CodeMissingAuthenticationToken:
-		code = "MissingAuthenticationTokenException"
-	}
-	status := e.HTTPStatus
-	if status == http.StatusForbidden {
-		status = http.StatusBadRequest
-	}
-	return awsproto.NewError(status, code, e.Message).WithCause(errors.Unwrap(e))
 }
 
 func bounded(s string, n int) string {

@@ -54,6 +54,10 @@ type Request struct {
 	Action    string // "service:Action"
 	Resource  string // an ARN; "" when the action has no resource (trust policies)
 	Context   Context
+	// PrincipalItself, for resource policies: a principal entry naming an
+	// account (its id or :root ARN) does not match, only entries naming
+	// the principal or, for a role session, its role. See EvaluateResource.
+	PrincipalItself bool
 }
 
 // DecisionEffect is the outcome of an evaluation.
@@ -217,10 +221,10 @@ func (s *Statement) applies(req *Request, vars bool, tr *StatementTrace) bool {
 		}
 		return false
 	}
-	if s.Principal != nil && !s.Principal.matches(req.Principal) {
+	if s.Principal != nil && !s.Principal.matchesFor(req) {
 		return fail("Principal", "principal ", req.Principal.ID, " is not listed")
 	}
-	if s.NotPrincipal != nil && s.NotPrincipal.matches(req.Principal) {
+	if s.NotPrincipal != nil && s.NotPrincipal.matchesFor(req) {
 		return fail("NotPrincipal", "principal ", req.Principal.ID, " is excluded")
 	}
 	if matchAny(s.actions, req.Action) == (s.NotAction != nil) {
@@ -333,6 +337,71 @@ func (ps *Principals) matches(p Principal) bool {
 		}
 	}
 	return false
+}
+
+// matchesFor is matches, without account entries when the request asks
+// for the principal itself.
+func (ps *Principals) matchesFor(req *Request) bool {
+	if !req.PrincipalItself || req.Principal.Type != PrincipalAWS {
+		return ps.matches(req.Principal)
+	}
+	if ps.Any {
+		return true // "*" names everyone, directly
+	}
+	for _, v := range ps.AWS {
+		if v == "*" || v == req.Principal.ID || !isAccountPrincipal(v) && awsPrincipalCovers(v, req.Principal.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// isAccountPrincipal: v names a whole account (its id or :root ARN).
+func isAccountPrincipal(v string) bool {
+	if isAccountID(v) {
+		return true
+	}
+	seg, ok := arnSegments(v)
+	return ok && seg[2] == "iam" && seg[5] == "root"
+}
+
+// ResourceGrant is how a resource policy decides a request.
+type ResourceGrant int
+
+const (
+	// ResourceNoAllow: no statement allows (an implicit deny).
+	ResourceNoAllow ResourceGrant = iota
+	// ResourceDeny: an explicit Deny applies.
+	ResourceDeny
+	// ResourceAllowsAccount: allowed through the principal's account, so
+	// the principal's own identity policies must allow too (KMS key
+	// policies delegating to IAM).
+	ResourceAllowsAccount
+	// ResourceAllowsPrincipal: a statement names the principal (or its
+	// role) itself: no identity policy is needed.
+	ResourceAllowsPrincipal
+)
+
+// EvaluateResource decides req against a resource policy (a KMS key
+// policy), telling an Allow given to the principal itself from one given
+// to its account.
+func EvaluateResource(req *Request, p *Policy) ResourceGrant {
+	d := Evaluate(req, p)
+	switch {
+	case d.Effect == ExplicitDeny:
+		return ResourceDeny
+	case !d.Allowed:
+		return ResourceNoAllow
+	}
+	if !p.namesPrincipals {
+		return ResourceAllowsAccount // only accounts are named (the default key policy)
+	}
+	itself := *req
+	itself.PrincipalItself = true
+	if Evaluate(&itself, p).Allowed {
+		return ResourceAllowsPrincipal
+	}
+	return ResourceAllowsAccount
 }
 
 // awsPrincipalCovers: policy entry v (account id, account root ARN or role ARN) covers caller

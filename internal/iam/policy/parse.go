@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -43,6 +44,25 @@ func ParseKind(doc []byte, kind Kind) (*Policy, error) {
 // one of two "StringEquals" blocks, dropping a condition; refusing is the safe reading),
 // invalid UTF-8 is an error, and so is anything after the document.
 func ParseWithLimit(doc []byte, max int) (*Policy, error) {
+	return parse(doc, max, false)
+}
+
+// ParseResourcePolicy parses a resource policy (a KMS key policy) under
+// its quota and checks its rules. Unlike IAM's documents, a resource
+// policy's Sid may be any text ("Enable IAM User Permissions" is the
+// default KMS key policy's).
+func ParseResourcePolicy(doc []byte) (*Policy, error) {
+	p, err := parse(doc, MaxKeyPolicySize, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(ResourcePolicy); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func parse(doc []byte, max int, anySid bool) (*Policy, error) {
 	if len(doc) > 4*MaxDocumentChars { // cheap bound before counting: ≤ 4 bytes per character
 		return nil, &LimitError{Size: utf8.RuneCount(doc), Limit: quota(max)}
 	}
@@ -53,7 +73,7 @@ func ParseWithLimit(doc []byte, max int) (*Policy, error) {
 	if err != nil {
 		return nil, malformed(msgSyntax)
 	}
-	return buildPolicy(root)
+	return buildPolicy(root, anySid)
 }
 
 func quota(max int) int {
@@ -215,7 +235,7 @@ func (n node) scalars() ([]string, bool) {
 	return out, true
 }
 
-func buildPolicy(root node) (*Policy, error) {
+func buildPolicy(root node, anySid bool) (*Policy, error) {
 	if root.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
@@ -268,7 +288,7 @@ func buildPolicy(root node) (*Policy, error) {
 	}
 	sids := make(map[string]bool, len(list))
 	for i := range list {
-		s, err := buildStatement(&list[i], p.variables)
+		s, err := buildStatement(&list[i], p.variables, anySid)
 		if err != nil {
 			return nil, err
 		}
@@ -280,11 +300,16 @@ func buildPolicy(root node) (*Policy, error) {
 			sids[s.Sid] = true
 		}
 		p.Statements = append(p.Statements, s)
+		for _, ps := range []*Principals{s.Principal, s.NotPrincipal} {
+			if ps != nil && (ps.Any || slices.ContainsFunc(ps.AWS, func(v string) bool { return !isAccountPrincipal(v) })) {
+				p.namesPrincipals = true
+			}
+		}
 	}
 	return p, nil
 }
 
-func buildStatement(n *node, vars bool) (*Statement, error) {
+func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 	if n.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
@@ -300,7 +325,7 @@ func buildStatement(n *node, vars bool) (*Statement, error) {
 				return nil, malformed(msgSyntax)
 			}
 			s.Sid = m.value.text
-			if !isAlnum(s.Sid) {
+			if !anySid && !isAlnum(s.Sid) {
 				// Wording recalled from IAM (identity and trust policies), unconfirmed.
 				return nil, malformed("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
 			}
@@ -566,6 +591,13 @@ func (p *Policy) Validate(kind Kind) error {
 			}
 			if hasResource {
 				return malformed("Has prohibited field Resource") // recalled, unconfirmed
+			}
+		case ResourcePolicy:
+			if !hasPrincipal {
+				return malformed("Missing required field Principal") // unconfirmed wording
+			}
+			if !hasResource {
+				return malformed("Policy statement must contain resources.") // unconfirmed wording
 			}
 		case IdentityPolicy, SessionPolicy:
 			if hasPrincipal {

@@ -38,6 +38,7 @@ const (
 	MaxManagedPolicySize    = 6144  // one customer managed policy version
 	MaxInlineRolePolicySize = 10240 // aggregate of a role's inline policies
 	MaxSessionPolicySize    = 2048  // inline session policy plaintext (STS Policy parameter)
+	MaxKeyPolicySize        = 32768 // KMS key policy (bytes, AWS's quota)
 
 	// MaxDocumentChars is the longest policyDocumentType the IAM and STS service models accept
 	// at all; it bounds the work done on a document whatever quota the caller applies.
@@ -54,6 +55,9 @@ const (
 	TrustPolicy
 	// SessionPolicy is passed to AssumeRole*: the identity-policy rules, a smaller quota.
 	SessionPolicy
+	// ResourcePolicy is attached to a resource (a KMS key policy): Principal and Resource
+	// required.
+	ResourcePolicy
 )
 
 func (k Kind) String() string {
@@ -64,6 +68,8 @@ func (k Kind) String() string {
 		return "trust policy"
 	case SessionPolicy:
 		return "session policy"
+	case ResourcePolicy:
+		return "resource policy"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -75,6 +81,8 @@ func (k Kind) MaxSize() int {
 		return MaxTrustPolicySize
 	case SessionPolicy:
 		return MaxSessionPolicySize
+	case ResourcePolicy:
+		return MaxKeyPolicySize
 	}
 	return MaxInlineRolePolicySize
 }
@@ -134,6 +142,10 @@ type Policy struct {
 	Statements []*Statement
 
 	variables bool // Version 2012-10-17: ${...} is a policy variable
+	// namesPrincipals: some Principal or NotPrincipal names an AWS
+	// principal other than a whole account (EvaluateResource's second
+	// evaluation is needed only then).
+	namesPrincipals bool
 }
 
 // Statement is one element of Statement. Exactly one of Action/NotAction is set; at most one of

@@ -522,7 +522,11 @@ func (t *txn) Reseal(ctx context.Context, fn func(aad string, sealed []byte) ([]
 		}
 		n++
 	}
-	return n, nil
+	kms, err := t.resealKMSKeys(ctx, fn)
+	if err != nil {
+		return 0, err
+	}
+	return n + kms, nil
 }
 
 func (t *txn) SetAccessKeyStatus(ctx context.Context, id, status string) error {

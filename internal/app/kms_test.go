@@ -1,0 +1,216 @@
+package app_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/internal/app"
+)
+
+// kmsWorld is a dev server with its demo signing key and roles, and the
+// aws CLI environment for it.
+type kmsWorld struct {
+	*stsWorld
+	root []string // the account root's key
+}
+
+func newKMSWorld(t *testing.T) *kmsWorld {
+	t.Helper()
+	hermeticEnv(t)
+	dir := t.TempDir()
+	s := startDev(t, dir, "127.0.0.1:0", nil)
+	env := app.ReadEnvFile(filepath.Join(dir, app.DevEnvFileName))
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, "config"), []byte("[default]\ncli_follow_urlparam = false\n"), 0o600)
+	return &kmsWorld{stsWorld: &stsWorld{testServer: s, home: home},
+		root: []string{"AWS_ACCESS_KEY_ID=" + env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + env["AWS_SECRET_ACCESS_KEY"]}}
+}
+
+// session assumes role with a job token for project on ref and returns
+// the credentials as environment entries.
+func (w *kmsWorld) session(t *testing.T, role, project, ref string, protected bool) []string {
+	t.Helper()
+	req := basicRequest(w.Issuer)
+	req["project_path"], req["ref"] = project, ref
+	if protected {
+		req["ref_protected"] = "true"
+	}
+	tok := w.mint(t, req)
+	out, stderr, err := w.bash(t, `aws sts assume-role-with-web-identity --role-arn "$ROLE" --role-session-name kms-test --web-identity-token "$TOK" --output json`,
+		"ROLE=arn:aws:iam::000000000000:role/"+role, "TOK="+tok)
+	if err != nil {
+		t.Fatalf("assume %s as %s@%s: %v\n%s", role, project, ref, err, stderr)
+	}
+	var resp struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatal(err)
+	}
+	c := resp.Credentials
+	return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken}
+}
+
+// TestKMSSignVerifyWithAWSCLI: a job on protected main signs with the dev
+// key through the gitlab-sign role; the signature verifies with the public
+// key KMS hands out (checked here with Go's crypto, independently of KMS)
+// and with kms verify through gitlab-verify from a feature branch, which
+// cannot sign.
+func TestKMSSignVerifyWithAWSCLI(t *testing.T) {
+	w := newKMSWorld(t)
+	digest := sha256.Sum256([]byte("the image manifest"))
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "digest"), digest[:], 0o600)
+
+	signer := w.session(t, app.DevSignRole, "mygroup/myproject", "main", true)
+	out, stderr, err := w.bash(t, `cd "$WORK" && aws kms sign --key-id alias/ci-signing --message fileb://digest --message-type DIGEST \
+  --signing-algorithm ECDSA_SHA_256 --query Signature --output text > sig.b64 && base64 -d sig.b64 > sig &&
+aws kms get-public-key --key-id alias/ci-signing --query PublicKey --output text`, append(signer, "WORK="+work)...)
+	if err != nil {
+		t.Fatalf("sign: %v\n%s", err, stderr)
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := readFile(t, filepath.Join(work, "sig"))
+	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("the KMS signature does not verify with the KMS public key")
+	}
+
+	verifier := w.session(t, app.DevVerifyRole, "mygroup/other", "feature-x", false)
+	if _, stderr, err := w.bash(t, `cd "$WORK" && aws kms verify --key-id alias/ci-signing --message fileb://digest --message-type DIGEST \
+  --signing-algorithm ECDSA_SHA_256 --signature fileb://sig --query SignatureValid --output text | grep -qx True`, append(verifier, "WORK="+work)...); err != nil {
+		t.Fatalf("verify as gitlab-verify: %v\n%s", err, stderr)
+	}
+	_, stderr, err = w.bash(t, `cd "$WORK" && aws kms sign --key-id alias/ci-signing --message fileb://digest --message-type DIGEST --signing-algorithm ECDSA_SHA_256`,
+		append(verifier, "WORK="+work)...)
+	if err == nil || !strings.Contains(stderr, "AccessDeniedException") ||
+		!strings.Contains(stderr, "is not authorized to perform: kms:Sign on resource: arn:aws:kms:us-east-1:000000000000:key/") {
+		t.Fatalf("sign as gitlab-verify: err %v\n%s", err, stderr)
+	}
+	// The audit trail has the signature and the refusal, never the message.
+	var sign, refused map[string]any
+	for _, ev := range auditEvents(t, w.Store) {
+		if path(ev, "eventName") == "Sign" {
+			if path(ev, "errorCode") == nil {
+				sign = ev
+			} else {
+				refused = ev
+			}
+		}
+	}
+	if sign == nil || refused == nil || path(sign, "eventSource") != "kms.amazonaws.com" ||
+		path(sign, "requestParameters", "signingAlgorithm") != "ECDSA_SHA_256" || path(sign, "requestParameters", "message") != nil ||
+		path(sign, "userIdentity", "sessionContext", "sessionIssuer", "userName") != app.DevSignRole ||
+		path(refused, "errorCode") != "AccessDeniedException" {
+		t.Fatalf("Sign events: %v\n%v", sign, refused)
+	}
+
+	// An unprotected main may not take the signing role at all.
+	req := basicRequest(w.Issuer)
+	tok := w.mint(t, req)
+	if _, stderr, err := w.bash(t, `aws sts assume-role-with-web-identity --role-arn "$ROLE" --role-session-name x1 --web-identity-token "$TOK"`,
+		"ROLE=arn:aws:iam::000000000000:role/"+app.DevSignRole, "TOK="+tok); err == nil || !strings.Contains(stderr, "AccessDenied") {
+		t.Fatalf("sign role from an unprotected ref: %v\n%s", err, stderr)
+	}
+}
+
+// TestKMSBadInput: each refusal is KMS's exception, and the key is still
+// usable afterwards.
+func TestKMSBadInput(t *testing.T) {
+	w := newKMSWorld(t)
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "big"), make([]byte, 4097), 0o600)
+	writeFile(t, filepath.Join(work, "short"), make([]byte, 31), 0o600)
+	writeFile(t, filepath.Join(work, "msg"), []byte("hello"), 0o600)
+	setup := `set -e; cd "$WORK"
+KEY=$(aws kms create-key --key-spec RSA_2048 --key-usage SIGN_VERIFY --query KeyMetadata.KeyId --output text)
+echo "$KEY"`
+	out, stderr, err := w.bash(t, setup, append(w.root, "WORK="+work)...)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, stderr)
+	}
+	rsaKey := strings.TrimSpace(out)
+	cases := []struct {
+		name, script, want string
+	}{
+		{"raw message over 4096 bytes", `aws kms sign --key-id alias/ci-signing --message fileb://big --signing-algorithm ECDSA_SHA_256`, "ValidationException"},
+		{"digest of the wrong length", `aws kms sign --key-id alias/ci-signing --message fileb://short --message-type DIGEST --signing-algorithm ECDSA_SHA_256`, "ValidationException"},
+		{"algorithm of another key spec", `aws kms sign --key-id alias/ci-signing --message fileb://msg --signing-algorithm RSASSA_PSS_SHA_256`, "InvalidKeyUsageException"},
+		{"unknown alias", `aws kms sign --key-id alias/nope --message fileb://msg --signing-algorithm ECDSA_SHA_256`, "NotFoundException"},
+		{"unknown key id", `aws kms describe-key --key-id 11111111-2222-4333-8444-555555555555`, "NotFoundException"},
+		{"key ARN of another account", `aws kms describe-key --key-id arn:aws:kms:us-east-1:111122223333:key/11111111-2222-4333-8444-555555555555`, "NotFoundException"},
+		{"invalid signature", `aws kms verify --key-id alias/ci-signing --message fileb://msg --signature fileb://msg --signing-algorithm ECDSA_SHA_256`, "KMSInvalidSignatureException"},
+		{"symmetric keys not yet", `aws kms create-key`, "UnsupportedOperationException"},
+		{"usage that does not fit the spec", `aws kms create-key --key-spec ECC_NIST_P256 --key-usage ENCRYPT_DECRYPT`, "ValidationException"},
+		{"alias taken", `aws kms create-alias --alias-name alias/ci-signing --target-key-id "$RSAKEY"`, "AlreadyExistsException"},
+		{"reserved alias", `aws kms create-alias --alias-name alias/aws/x --target-key-id "$RSAKEY"`, "InvalidAliasNameException"},
+		{"malformed key policy", `aws kms put-key-policy --key-id "$RSAKEY" --policy-name default --policy '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}'`, "MalformedPolicyDocumentException"},
+		{"disabled key", `aws kms disable-key --key-id "$RSAKEY" && aws kms sign --key-id "$RSAKEY" --message fileb://msg --signing-algorithm RSASSA_PSS_SHA_256; s=$?; aws kms enable-key --key-id "$RSAKEY"; exit $s`, "DisabledException"},
+		{"key pending deletion", `aws kms schedule-key-deletion --key-id "$RSAKEY" --pending-window-in-days 7 >/dev/null && aws kms sign --key-id "$RSAKEY" --message fileb://msg --signing-algorithm RSASSA_PSS_SHA_256; s=$?; aws kms cancel-key-deletion --key-id "$RSAKEY" >/dev/null; aws kms enable-key --key-id "$RSAKEY"; exit $s`, "KMSInvalidStateException"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := w.bash(t, `cd "$WORK"; `+tc.script, append(w.root, "WORK="+work, "RSAKEY="+rsaKey)...)
+			if err == nil || !strings.Contains(stderr, "("+tc.want+")") {
+				t.Fatalf("err %v, stderr %q, want %s", err, stderr, tc.want)
+			}
+		})
+	}
+	// Still usable after every refusal: RSA PSS and PKCS#1 round trips.
+	for _, alg := range []string{"RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_512"} {
+		if _, stderr, err := w.bash(t, `cd "$WORK" && aws kms sign --key-id "$RSAKEY" --message fileb://msg --signing-algorithm "$ALG" --query Signature --output text | base64 -d > rsig &&
+aws kms verify --key-id "$RSAKEY" --message fileb://msg --signature fileb://rsig --signing-algorithm "$ALG" >/dev/null`, append(w.root, "WORK="+work, "RSAKEY="+rsaKey, "ALG="+alg)...); err != nil {
+			t.Fatalf("%s round trip: %v\n%s", alg, err, stderr)
+		}
+	}
+}
+
+// TestKMSAliasARNInPolicyGrantsNothing: KMS authorizes on the key ARN, so
+// an IAM policy whose Resource is an alias ARN (as seed 000 writes it)
+// does not let a caller use the key; the key ARN does.
+func TestKMSAliasARNInPolicyGrantsNothing(t *testing.T) {
+	w := newKMSWorld(t)
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "msg"), []byte("hello"), 0o600)
+	out, stderr, err := w.bash(t, `set -e
+aws kms describe-key --key-id alias/ci-signing --query KeyMetadata.Arn --output text
+aws iam create-user --user-name verifier >/dev/null
+aws iam create-access-key --user-name verifier --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text`, w.root...)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, stderr)
+	}
+	lines := strings.Fields(out)
+	keyARN, user := lines[0], []string{"AWS_ACCESS_KEY_ID=" + lines[1], "AWS_SECRET_ACCESS_KEY=" + lines[2]}
+	policy := func(resource string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:GetPublicKey","kms:Verify","kms:DescribeKey"],"Resource":"` + resource + `"}]}`
+	}
+	for _, tc := range []struct {
+		name, resource string
+		allowed        bool
+	}{
+		{"alias ARN", "arn:aws:kms:us-east-1:000000000000:alias/ci-signing", false},
+		{"key ARN", keyARN, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, stderr, err := w.bash(t, `aws iam put-user-policy --user-name verifier --policy-name kms --policy-document "$DOC"`, append(w.root, "DOC="+policy(tc.resource))...); err != nil {
+				t.Fatalf("put-user-policy: %v\n%s", err, stderr)
+			}
+			_, stderr, err := w.bash(t, `aws kms get-public-key --key-id alias/ci-signing >/dev/null`, user...)
+			if (err == nil) != tc.allowed {
+				t.Fatalf("get-public-key allowed=%v, want %v\n%s", err == nil, tc.allowed, stderr)
+			}
+		})
+	}
+}

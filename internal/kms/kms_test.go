@@ -1,0 +1,170 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oidcfed/oidcfed/internal/store/sqlite"
+)
+
+// testService is a Service over a fresh SQLite store with an identity
+// "sealer" (sealing is the keys package's, tested there).
+func testService(t testing.TB) *Service {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	id := func(b []byte, _ string) ([]byte, error) { return append([]byte(nil), b...), nil }
+	return New(Options{Store: st, Seal: id, Open: id, Account: "000000000000", Region: "us-east-1",
+		Now: func() time.Time { return time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) }})
+}
+
+func code(err error) ErrorCode {
+	var ke *Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return ""
+}
+
+func TestResolveForms(t *testing.T) {
+	s := testService(t)
+	ctx := context.Background()
+	k, err := s.CreateKey(ctx, CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: UsageSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.Resolve(ctx, k.ID)
+	if err := s.CreateAlias(ctx, "alias/app", r); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, keyID string
+		want        ErrorCode
+		alias       string
+	}{
+		{"key id", k.ID, "", ""},
+		{"key ARN", k.ARN, "", ""},
+		{"alias", "alias/app", "", "alias/app"},
+		{"alias ARN", "arn:aws:kms:us-east-1:000000000000:alias/app", "", "alias/app"},
+		{"other region", "arn:aws:kms:eu-west-1:000000000000:key/" + k.ID, CodeNotFound, ""},
+		{"other account", "arn:aws:kms:us-east-1:111122223333:key/" + k.ID, CodeNotFound, ""},
+		{"unknown alias", "alias/none", CodeNotFound, ""},
+		{"not a uuid", "hello", CodeNotFound, ""},
+		{"upper-case id", strings.ToUpper(k.ID), CodeNotFound, ""},
+		{"not a kms ARN", "arn:aws:iam::000000000000:role/x", CodeNotFound, ""},
+		{"empty", "", CodeNotFound, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := s.Resolve(ctx, tc.keyID)
+			if code(err) != tc.want {
+				t.Fatalf("Resolve(%q): %v, want %s", tc.keyID, err, tc.want)
+			}
+			if err == nil && (r.Key.ID != k.ID || r.Alias != tc.alias) {
+				t.Fatalf("Resolve(%q) = %s via %q", tc.keyID, r.Key.ID, r.Alias)
+			}
+		})
+	}
+}
+
+func TestSignVerifyEverySpec(t *testing.T) {
+	s := testService(t)
+	ctx := context.Background()
+	for spec, algs := range signingAlgorithms {
+		if spec == "RSA_4096" || spec == "RSA_3072" {
+			continue // slow to generate; RSA_2048 covers the RSA paths
+		}
+		k, err := s.CreateKey(ctx, CreateKeyInput{KeySpec: spec, KeyUsage: UsageSignVerify})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := s.Resolve(ctx, k.ID)
+		for _, alg := range algs {
+			t.Run(spec+"/"+alg, func(t *testing.T) {
+				msg := []byte("message for " + alg)
+				sig, err := s.Sign(r, msg, MessageRaw, alg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Verify(r, msg, MessageRaw, alg, sig); err != nil {
+					t.Fatalf("verify own signature: %v", err)
+				}
+				h := algorithms[alg].hash.New()
+				h.Write(msg)
+				if err := s.Verify(r, h.Sum(nil), MessageDigest, alg, sig); err != nil {
+					t.Fatalf("verify as a digest: %v", err)
+				}
+				if err := s.Verify(r, []byte("another message"), MessageRaw, alg, sig); code(err) != CodeInvalidSignature {
+					t.Fatalf("verify of another message: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// FuzzResolveKeyID: any KeyId either resolves to the one key or is
+// NotFoundException; nothing panics.
+func FuzzResolveKeyID(f *testing.F) {
+	for _, seed := range []string{"alias/app", "arn:aws:kms:us-east-1:000000000000:alias/app", "arn:aws:kms:::key/", "arn:", "alias/",
+		"1234abcd-12ab-34cd-56ef-1234567890ab", "mrk-1234abcd12ab34cd56ef1234567890ab", "arn:aws:kms:us-east-1:000000000000:key/../x"} {
+		f.Add(seed)
+	}
+	s := testService(f)
+	ctx := context.Background()
+	k, err := s.CreateKey(ctx, CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: UsageSignVerify})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := s.Resolve(ctx, k.ID)
+	if err := s.CreateAlias(ctx, "alias/app", r); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, keyID string) {
+		r, err := s.Resolve(ctx, keyID)
+		if err != nil {
+			if code(err) != CodeNotFound {
+				t.Fatalf("Resolve(%q): %v", keyID, err)
+			}
+			return
+		}
+		if r.Key.ID != k.ID {
+			t.Fatalf("Resolve(%q) found %s", keyID, r.Key.ID)
+		}
+	})
+}
+
+// FuzzSignInput: any message, message type and algorithm give a signature
+// or a KMS error; nothing panics.
+func FuzzSignInput(f *testing.F) {
+	f.Add([]byte("hello"), "RAW", "ECDSA_SHA_256")
+	f.Add(make([]byte, 32), "DIGEST", "ECDSA_SHA_256")
+	f.Add(make([]byte, 48), "DIGEST", "ECDSA_SHA_384")
+	f.Add([]byte{}, "", "RSASSA_PSS_SHA_256")
+	f.Add(make([]byte, 4097), "RAW", "ECDSA_SHA_256")
+	s := testService(f)
+	ctx := context.Background()
+	k, err := s.CreateKey(ctx, CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: UsageSignVerify})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := s.Resolve(ctx, k.ID)
+	f.Fuzz(func(t *testing.T, msg []byte, messageType, alg string) {
+		sig, err := s.Sign(r, msg, messageType, alg)
+		if err != nil {
+			if code(err) == "" {
+				t.Fatalf("Sign: %v is not a KMS error", err)
+			}
+			return
+		}
+		if err := s.Verify(r, msg, messageType, alg, sig); err != nil {
+			t.Fatalf("own signature: %v", err)
+		}
+	})
+}
