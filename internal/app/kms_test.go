@@ -214,3 +214,37 @@ aws iam create-access-key --user-name verifier --query 'AccessKey.[AccessKeyId,S
 		})
 	}
 }
+
+// TestKMSMalformedRequests sends signed requests no SDK would build: a
+// body that is not JSON, a member of the wrong type, an operation KMS does
+// not have. Each gets KMS's JSON error, and the server keeps serving.
+func TestKMSMalformedRequests(t *testing.T) {
+	w := newKMSWorld(t)
+	script := `python3 - "$URL" <<'PY'
+import sys, json, urllib.request, boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+url = sys.argv[1]
+creds = boto3.Session().get_credentials()
+for target, body in [("TrentService.Sign", "{not json"), ("TrentService.Sign", '{"KeyId": 7}'), ("TrentService.Nope", "{}")]:
+    req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+    SigV4Auth(creds, "kms", "us-east-1").add_auth(req)
+    r = urllib.request.Request(url, data=body.encode(), headers=dict(req.headers), method="POST")
+    try:
+        urllib.request.urlopen(r)
+        print(target, 200)
+    except urllib.error.HTTPError as e:
+        print(target, e.code, json.loads(e.read())["__type"])
+PY`
+	out, stderr, err := w.bash(t, script, append(w.root, "URL="+w.URL+"/")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	want := "TrentService.Sign 400 SerializationException\nTrentService.Sign 400 SerializationException\nTrentService.Nope 400 UnknownOperationException\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if res := get(t, w.URL+"/healthz"); res.Status != 200 {
+		t.Fatalf("healthz: %d", res.Status)
+	}
+}
