@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,13 +137,15 @@ func TestKMSBadInput(t *testing.T) {
 	writeFile(t, filepath.Join(work, "short"), make([]byte, 31), 0o600)
 	writeFile(t, filepath.Join(work, "msg"), []byte("hello"), 0o600)
 	setup := `set -e; cd "$WORK"
-KEY=$(aws kms create-key --key-spec RSA_2048 --key-usage SIGN_VERIFY --query KeyMetadata.KeyId --output text)
-echo "$KEY"`
+aws kms create-key --key-spec RSA_2048 --key-usage SIGN_VERIFY --query KeyMetadata.KeyId --output text
+aws kms create-key --query KeyMetadata.KeyId --output text
+aws kms create-key --query KeyMetadata.KeyId --output text`
 	out, stderr, err := w.bash(t, setup, append(w.root, "WORK="+work)...)
 	if err != nil {
 		t.Fatalf("setup: %v\n%s", err, stderr)
 	}
-	rsaKey := strings.TrimSpace(out)
+	ids := strings.Fields(out)
+	rsaKey, symKey, symKey2 := ids[0], ids[1], ids[2]
 	cases := []struct {
 		name, script, want string
 	}{
@@ -152,7 +156,12 @@ echo "$KEY"`
 		{"unknown key id", `aws kms describe-key --key-id 11111111-2222-4333-8444-555555555555`, "NotFoundException"},
 		{"key ARN of another account", `aws kms describe-key --key-id arn:aws:kms:us-east-1:111122223333:key/11111111-2222-4333-8444-555555555555`, "NotFoundException"},
 		{"invalid signature", `aws kms verify --key-id alias/ci-signing --message fileb://msg --signature fileb://msg --signing-algorithm ECDSA_SHA_256`, "KMSInvalidSignatureException"},
-		{"symmetric keys not yet", `aws kms create-key`, "UnsupportedOperationException"},
+		{"a key spec not served", `aws kms create-key --key-spec ECC_SECG_P256K1 --key-usage SIGN_VERIFY`, "UnsupportedOperationException"},
+		{"tampered ciphertext", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --query CiphertextBlob --output text | python3 -c 'import sys, base64; b = bytearray(base64.b64decode(sys.stdin.read())); b[-1] ^= 1; open("tampered", "wb").write(b)' && aws kms decrypt --ciphertext-blob fileb://tampered`, "InvalidCiphertextException"},
+		{"another encryption context", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --encryption-context app=a --query CiphertextBlob --output text | base64 -d > ct && aws kms decrypt --ciphertext-blob fileb://ct --encryption-context app=b`, "InvalidCiphertextException"},
+		{"ciphertext of another key", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --query CiphertextBlob --output text | base64 -d > ct2 && aws kms decrypt --ciphertext-blob fileb://ct2 --key-id "$SYMKEY2"`, "IncorrectKeyException"},
+		{"encrypt with a signing key", `aws kms encrypt --key-id alias/ci-signing --plaintext fileb://msg`, "InvalidKeyUsageException"},
+		{"data key of both sizes", `aws kms generate-data-key --key-id "$SYMKEY" --number-of-bytes 32 --key-spec AES_256`, "ValidationException"},
 		{"usage that does not fit the spec", `aws kms create-key --key-spec ECC_NIST_P256 --key-usage ENCRYPT_DECRYPT`, "ValidationException"},
 		{"alias taken", `aws kms create-alias --alias-name alias/ci-signing --target-key-id "$RSAKEY"`, "AlreadyExistsException"},
 		{"reserved alias", `aws kms create-alias --alias-name alias/aws/x --target-key-id "$RSAKEY"`, "InvalidAliasNameException"},
@@ -162,7 +171,7 @@ echo "$KEY"`
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, err := w.bash(t, `cd "$WORK"; `+tc.script, append(w.root, "WORK="+work, "RSAKEY="+rsaKey)...)
+			_, stderr, err := w.bash(t, `cd "$WORK"; `+tc.script, append(w.root, "WORK="+work, "RSAKEY="+rsaKey, "SYMKEY="+symKey, "SYMKEY2="+symKey2)...)
 			if err == nil || !strings.Contains(stderr, "("+tc.want+")") {
 				t.Fatalf("err %v, stderr %q, want %s", err, stderr, tc.want)
 			}
@@ -246,5 +255,114 @@ PY`
 	}
 	if res := get(t, w.URL+"/healthz"); res.Status != 200 {
 		t.Fatalf("healthz: %d", res.Status)
+	}
+}
+
+// TestKMSRoundTripsWithBoto3 runs every key spec the server serves through
+// boto3: sign and verify with each signing algorithm (the signature also
+// checked with the public key by Python's cryptography), encrypt and
+// decrypt with an encryption context, data keys, re-encryption to another
+// key, random bytes, and MACs.
+func TestKMSRoundTripsWithBoto3(t *testing.T) {
+	w := newKMSWorld(t)
+	script := `python3 - <<'PY'
+import boto3, hashlib
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+kms = boto3.client("kms")
+H = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+for spec in ["ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "RSA_2048", "RSA_3072", "RSA_4096"]:
+    k = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    pub = load_der_public_key(kms.get_public_key(KeyId=k["KeyId"])["PublicKey"])
+    for alg in k["SigningAlgorithms"]:
+        sig = kms.sign(KeyId=k["KeyId"], Message=b"payload", SigningAlgorithm=alg)["Signature"]
+        assert kms.verify(KeyId=k["KeyId"], Message=b"payload", Signature=sig, SigningAlgorithm=alg)["SignatureValid"]
+        h = H[alg[-3:]]
+        if alg.startswith("ECDSA"):
+            pub.verify(sig, b"payload", ec.ECDSA(h))
+        elif "PSS" in alg:
+            pub.verify(sig, b"payload", padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.AUTO), h)
+        else:
+            pub.verify(sig, b"payload", padding.PKCS1v15(), h)
+    print(spec, len(k["SigningAlgorithms"]))
+a = kms.create_key()["KeyMetadata"]["KeyId"]
+b = kms.create_key(Description="second")["KeyMetadata"]["KeyId"]
+ctx = {"project": "mygroup/myproject"}
+ct = kms.encrypt(KeyId=a, Plaintext=b"secret", EncryptionContext=ctx)["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=ct, EncryptionContext=ctx)["Plaintext"] == b"secret"
+dk = kms.generate_data_key(KeyId=a, KeySpec="AES_256", EncryptionContext=ctx)
+assert len(dk["Plaintext"]) == 32 and kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]
+nk = kms.generate_data_key_without_plaintext(KeyId=a, NumberOfBytes=64)
+assert "Plaintext" not in nk and len(kms.decrypt(CiphertextBlob=nk["CiphertextBlob"])["Plaintext"]) == 64
+re = kms.re_encrypt(CiphertextBlob=ct, SourceEncryptionContext=ctx, DestinationKeyId=b)["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=re, KeyId=b)["Plaintext"] == b"secret"
+assert len(kms.generate_random(NumberOfBytes=17)["Plaintext"]) == 17
+print("SYMMETRIC_DEFAULT ok")
+for spec, alg in [("HMAC_224", "HMAC_SHA_224"), ("HMAC_256", "HMAC_SHA_256"), ("HMAC_384", "HMAC_SHA_384"), ("HMAC_512", "HMAC_SHA_512")]:
+    k = kms.create_key(KeySpec=spec, KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    assert k["MacAlgorithms"] == [alg]
+    mac = kms.generate_mac(KeyId=k["KeyId"], Message=b"m", MacAlgorithm=alg)["Mac"]
+    assert kms.verify_mac(KeyId=k["KeyId"], Message=b"m", Mac=mac, MacAlgorithm=alg)["MacValid"]
+    try:
+        kms.verify_mac(KeyId=k["KeyId"], Message=b"other", Mac=mac, MacAlgorithm=alg)
+        raise SystemExit("a wrong MAC verified")
+    except kms.exceptions.KMSInvalidMacException:
+        pass
+    print(spec, "ok")
+PY`
+	out, stderr, err := w.bash(t, script, w.root...)
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out, stderr)
+	}
+	for _, want := range []string{"ECC_NIST_P256 1", "RSA_4096 6", "SYMMETRIC_DEFAULT ok", "HMAC_512 ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
+
+// TestKMSPlaintextsNeverRecorded: plaintexts, data keys and messages pass
+// through KMS calls; none of them reaches the store (audit events
+// included) or the log.
+func TestKMSPlaintextsNeverRecorded(t *testing.T) {
+	hermeticEnv(t)
+	dir := t.TempDir()
+	var logs lockedBuffer
+	s := startDev(t, dir, "127.0.0.1:0", func(o *app.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	env := app.ReadEnvFile(filepath.Join(dir, app.DevEnvFileName))
+	w := &kmsWorld{stsWorld: &stsWorld{testServer: s, home: t.TempDir()},
+		root: []string{"AWS_ACCESS_KEY_ID=" + env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + env["AWS_SECRET_ACCESS_KEY"]}}
+	const plaintext = "plaintext-4b1d-never-logged"
+	out, stderr, err := w.bash(t, `python3 - <<'PY'
+import boto3, base64
+kms = boto3.client("kms")
+k = kms.create_key()["KeyMetadata"]["KeyId"]
+ct = kms.encrypt(KeyId=k, Plaintext=b"`+plaintext+`", EncryptionContext={"a": "b"})["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=ct, EncryptionContext={"a": "b"})["Plaintext"] == b"`+plaintext+`"
+dk = kms.generate_data_key(KeyId=k, KeySpec="AES_256")["Plaintext"]
+kms.sign(KeyId="alias/ci-signing", Message=b"`+plaintext+`", SigningAlgorithm="ECDSA_SHA_256")
+print(base64.b64encode(dk).decode())
+PY`, w.root...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	dataKey := strings.TrimSpace(out)
+	s.stop(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "oidcfed.db*"))
+	hay := []byte(logs.String())
+	for _, f := range files {
+		hay = append(hay, readFile(t, f)...)
+	}
+	for name, secret := range map[string]string{"plaintext": plaintext, "plaintext (base64)": base64.StdEncoding.EncodeToString([]byte(plaintext)),
+		"data key (base64)": dataKey} {
+		if strings.Contains(string(hay), secret) {
+			t.Errorf("the store or the log holds the %s", name)
+		}
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(dataKey); len(raw) != 32 || bytes.Contains(hay, raw) {
+		t.Errorf("the store or the log holds the data key's bytes (or the data key is %d bytes)", len(raw))
 	}
 }

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -125,4 +127,29 @@ func ParseKMSKey(der []byte) (crypto.Signer, error) {
 		return nil, fmt.Errorf("KMS key material of type %T cannot sign", k)
 	}
 	return signer, nil
+}
+
+// KMSSymmetricKeySize is a SYMMETRIC_DEFAULT key's AES-256 material size.
+const KMSSymmetricKeySize = 32
+
+// GenerateKMSSecret creates n bytes of secret key material (AES-256 for
+// SYMMETRIC_DEFAULT, an HMAC key for HMAC_*).
+func GenerateKMSSecret(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// NewKMSAEAD is the AES-256-GCM cipher of a SYMMETRIC_DEFAULT key.
+func NewKMSAEAD(material []byte) (cipher.AEAD, error) {
+	if len(material) != KMSSymmetricKeySize {
+		return nil, fmt.Errorf("symmetric key material of %d bytes", len(material))
+	}
+	block, err := aes.NewCipher(material)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

@@ -14,6 +14,7 @@ const (
 	CodeInvalidState      ErrorCode = "KMSInvalidStateException"
 	CodeInvalidKeyUsage   ErrorCode = "InvalidKeyUsageException"
 	CodeInvalidSignature  ErrorCode = "KMSInvalidSignatureException"
+	CodeInvalidMac        ErrorCode = "KMSInvalidMacException"
 	CodeValidation        ErrorCode = "ValidationException"
 	CodeAlreadyExists     ErrorCode = "AlreadyExistsException"
 	CodeInvalidAliasName  ErrorCode = "InvalidAliasNameException"

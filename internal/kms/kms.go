@@ -11,6 +11,7 @@ package kms
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,9 @@ type entry struct {
 	sealed []byte
 
 	once   sync.Once
-	signer crypto.Signer
+	signer crypto.Signer // asymmetric keys
+	secret []byte        // symmetric and HMAC keys
+	aead   cipher.AEAD   // symmetric keys
 	err    error
 }
 

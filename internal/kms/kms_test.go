@@ -168,3 +168,113 @@ func FuzzSignInput(f *testing.F) {
 		}
 	})
 }
+
+func TestEncryptDecrypt(t *testing.T) {
+	s := testService(t)
+	ctx := context.Background()
+	mk := func() *Resolved {
+		k, err := s.CreateKey(ctx, CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := s.Resolve(ctx, k.ID)
+		return r
+	}
+	a, b := mk(), mk()
+	ec := map[string]string{"app": "x"}
+	blob, err := s.Encrypt(a, []byte("secret"), ec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), blob...)
+	flipped[len(flipped)-1] ^= 1
+	cases := []struct {
+		name string
+		key  *Resolved
+		blob []byte
+		ctx  map[string]string
+		want ErrorCode
+	}{
+		{"round trip", a, blob, ec, ""},
+		{"another context", a, blob, map[string]string{"app": "y"}, CodeInvalidCiphertext},
+		{"no context", a, blob, nil, CodeInvalidCiphertext},
+		{"another key", b, blob, ec, CodeIncorrectKey},
+		{"tampered", a, flipped, ec, CodeInvalidCiphertext},
+		{"truncated", a, blob[:20], ec, CodeInvalidCiphertext},
+		{"not ours", a, []byte("AQICAHh...not a blob of ours at all......................................"), ec, CodeInvalidCiphertext},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Decrypt(tc.key, tc.blob, tc.ctx)
+			if code(err) != tc.want {
+				t.Fatalf("Decrypt: %v, want %s", err, tc.want)
+			}
+			if err == nil && string(got) != "secret" {
+				t.Fatalf("plaintext %q", got)
+			}
+		})
+	}
+}
+
+// FuzzCiphertextBlob feeds arbitrary blobs to Decrypt: each is refused
+// with InvalidCiphertextException or IncorrectKeyException, or (only the
+// real one) decrypts; nothing panics.
+func FuzzCiphertextBlob(f *testing.F) {
+	s := testService(f)
+	ctx := context.Background()
+	k, err := s.CreateKey(ctx, CreateKeyInput{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := s.Resolve(ctx, k.ID)
+	blob, err := s.Encrypt(r, []byte("secret"), nil, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(blob)
+	f.Add([]byte{1})
+	f.Add(append([]byte{1}, []byte("11111111-2222-4333-8444-555555555555")...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := s.Decrypt(r, b, nil)
+		switch code(err) {
+		case "":
+			if string(got) != "secret" {
+				t.Fatalf("a forged blob decrypted to %q", got)
+			}
+		case CodeInvalidCiphertext, CodeIncorrectKey:
+		default:
+			t.Fatalf("Decrypt: %v", err)
+		}
+	})
+}
+
+func TestMac(t *testing.T) {
+	s := testService(t)
+	ctx := context.Background()
+	k, err := s.CreateKey(ctx, CreateKeyInput{KeySpec: "HMAC_256", KeyUsage: UsageGenerateVerifyMAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.Resolve(ctx, k.ID)
+	mac, err := s.GenerateMac(r, []byte("m"), "HMAC_SHA_256")
+	if err != nil || len(mac) != 32 {
+		t.Fatalf("GenerateMac: %x, %v", mac, err)
+	}
+	for _, tc := range []struct {
+		name, msg, alg string
+		mac            []byte
+		want           ErrorCode
+	}{
+		{"valid", "m", "HMAC_SHA_256", mac, ""},
+		{"other message", "n", "HMAC_SHA_256", mac, CodeInvalidMac},
+		{"other algorithm", "m", "HMAC_SHA_384", mac, CodeInvalidKeyUsage},
+		{"unknown algorithm", "m", "HMAC_MD5", mac, CodeValidation},
+		{"empty message", "", "HMAC_SHA_256", mac, CodeValidation},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.VerifyMac(r, []byte(tc.msg), tc.alg, tc.mac); code(err) != tc.want {
+				t.Fatalf("VerifyMac: %v, want %s", err, tc.want)
+			}
+		})
+	}
+}

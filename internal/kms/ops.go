@@ -2,13 +2,13 @@ package kms
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -134,6 +134,9 @@ func (s *Service) Verify(r *Resolved, message []byte, messageType, algName strin
 
 // PublicKey is the key's DER SubjectPublicKeyInfo.
 func (s *Service) PublicKey(r *Resolved) ([]byte, error) {
+	if signingAlgorithms[r.Key.KeySpec] == nil {
+		return nil, newError(CodeUnsupportedOp, "%s key usage is %s which is not valid for GetPublicKey.", r.Key.ARN, r.Key.KeyUsage) // unconfirmed wording
+	}
 	if r.Key.State == StatePendingDeletion {
 		return nil, s.usable(r.Key)
 	}
@@ -190,12 +193,26 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (*Key, error
 	case in.MultiRegion:
 		return nil, newError(CodeUnsupportedOp, "Multi-Region keys are not supported by this server.")
 	}
-	if _, ok := signingAlgorithms[spec]; !ok {
-		// Beyond this server so far: symmetric, HMAC and the others.
-		return nil, newError(CodeUnsupportedOp, "KeySpec %s is not supported by this server yet; it supports %s for SIGN_VERIFY.", spec, strings.Join(signingSpecs(), ", "))
-	}
-	if usage != UsageSignVerify {
-		return nil, newError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec) // unconfirmed wording
+	var material []byte
+	switch _, mac := macAlgorithms[spec]; {
+	case signingAlgorithms[spec] != nil:
+		if usage != UsageSignVerify {
+			if usage == UsageEncryptDecrypt && strings.HasPrefix(spec, "RSA_") {
+				return nil, newError(CodeUnsupportedOp, "RSA keys for ENCRYPT_DECRYPT are not supported by this server yet.")
+			}
+			return nil, newError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec) // unconfirmed wording
+		}
+	case spec == specSymmetric:
+		if usage != UsageEncryptDecrypt {
+			return nil, newError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec) // unconfirmed wording
+		}
+	case mac:
+		if usage != UsageGenerateVerifyMAC {
+			return nil, newError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec) // unconfirmed wording
+		}
+	default:
+		// Beyond this server so far: ECC_SECG_P256K1, SM2, ML-DSA, Ed25519.
+		return nil, newError(CodeUnsupportedOp, "KeySpec %s is not supported by this server.", spec)
 	}
 	doc := in.Policy
 	if doc == "" {
@@ -206,14 +223,22 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (*Key, error
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	signer, err := keys.GenerateKMSKey(spec)
+	var err error
+	switch m, mac := macAlgorithms[spec]; {
+	case spec == specSymmetric:
+		material, err = keys.GenerateKMSSecret(keys.KMSSymmetricKeySize)
+	case mac:
+		material, err = keys.GenerateKMSSecret(m.size)
+	default:
+		var signer crypto.Signer
+		if signer, err = keys.GenerateKMSKey(spec); err == nil {
+			material, err = keys.MarshalPrivateKey(signer)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	der, err := keys.MarshalPrivateKey(signer)
-	if err != nil {
-		return nil, err
-	}
+	der := material
 	id := in.ID
 	if id == "" {
 		id = awsproto.NewRequestID() // a random UUID, as KMS key ids are
@@ -236,15 +261,6 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (*Key, error
 		return nil, err
 	}
 	return k, nil
-}
-
-func signingSpecs() []string {
-	out := make([]string, 0, len(signingAlgorithms))
-	for spec := range signingAlgorithms {
-		out = append(out, spec)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // checkKeyPolicy validates a key policy document.

@@ -119,13 +119,23 @@ func init() {
 		"TagResource":         (*Handler).tagResource,
 		"UntagResource":       (*Handler).untagResource,
 		"ListResourceTags":    (*Handler).listResourceTags,
+
+		"Encrypt":                         (*Handler).encrypt,
+		"Decrypt":                         (*Handler).decrypt,
+		"ReEncrypt":                       (*Handler).reEncrypt,
+		"GenerateDataKey":                 (*Handler).generateDataKey,
+		"GenerateDataKeyWithoutPlaintext": (*Handler).generateDataKeyWithoutPlaintext,
+		"GenerateRandom":                  (*Handler).generateRandom,
+		"GenerateMac":                     (*Handler).generateMac,
+		"VerifyMac":                       (*Handler).verifyMac,
 	}
 }
 
 // readOnly operations, as CloudTrail marks them.
 func readOnly(op string) bool {
 	switch op {
-	case "DescribeKey", "ListKeys", "GetPublicKey", "ListAliases", "GetKeyPolicy", "ListKeyPolicies", "ListResourceTags", "Sign", "Verify":
+	case "DescribeKey", "ListKeys", "GetPublicKey", "ListAliases", "GetKeyPolicy", "ListKeyPolicies", "ListResourceTags", "Sign", "Verify",
+		"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "GenerateMac", "VerifyMac":
 		return true
 	}
 	return false

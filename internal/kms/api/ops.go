@@ -20,6 +20,8 @@ type keyMetadata struct {
 	CustomerMasterKeySpec       string   `json:"CustomerMasterKeySpec"`
 	KeySpec                     string   `json:"KeySpec"`
 	SigningAlgorithms           []string `json:"SigningAlgorithms,omitempty"`
+	EncryptionAlgorithms        []string `json:"EncryptionAlgorithms,omitempty"`
+	MacAlgorithms               []string `json:"MacAlgorithms,omitempty"`
 	MultiRegion                 bool     `json:"MultiRegion"`
 	PendingDeletionWindowInDays *int     `json:"PendingDeletionWindowInDays,omitempty"`
 }
@@ -27,7 +29,8 @@ type keyMetadata struct {
 func metadata(k *kms.Key) keyMetadata {
 	m := keyMetadata{AWSAccountID: k.Account, KeyID: k.ID, Arn: k.ARN, CreationDate: epoch(k.CreationDate), Enabled: k.State == kms.StateEnabled,
 		Description: k.Description, KeyUsage: k.KeyUsage, KeyState: k.State, Origin: "AWS_KMS", KeyManager: "CUSTOMER",
-		CustomerMasterKeySpec: k.KeySpec, KeySpec: k.KeySpec, SigningAlgorithms: k.SigningAlgorithms()}
+		CustomerMasterKeySpec: k.KeySpec, KeySpec: k.KeySpec, SigningAlgorithms: k.SigningAlgorithms(),
+		EncryptionAlgorithms: k.EncryptionAlgorithms(), MacAlgorithms: k.MacAlgorithms()}
 	if k.DeletionDate != nil {
 		d := epoch(*k.DeletionDate)
 		m.DeletionDate = &d
