@@ -156,7 +156,7 @@ aws kms create-key --query KeyMetadata.KeyId --output text`
 		{"unknown key id", `aws kms describe-key --key-id 11111111-2222-4333-8444-555555555555`, "NotFoundException"},
 		{"key ARN of another account", `aws kms describe-key --key-id arn:aws:kms:us-east-1:111122223333:key/11111111-2222-4333-8444-555555555555`, "NotFoundException"},
 		{"invalid signature", `aws kms verify --key-id alias/ci-signing --message fileb://msg --signature fileb://msg --signing-algorithm ECDSA_SHA_256`, "KMSInvalidSignatureException"},
-		{"a key spec not served", `aws kms create-key --key-spec ECC_SECG_P256K1 --key-usage SIGN_VERIFY`, "UnsupportedOperationException"},
+		{"a key spec not served", `aws kms create-key --key-spec SM2 --key-usage SIGN_VERIFY`, "UnsupportedOperationException"},
 		{"tampered ciphertext", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --query CiphertextBlob --output text | python3 -c 'import sys, base64; b = bytearray(base64.b64decode(sys.stdin.read())); b[-1] ^= 1; open("tampered", "wb").write(b)' && aws kms decrypt --ciphertext-blob fileb://tampered`, "InvalidCiphertextException"},
 		{"another encryption context", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --encryption-context app=a --query CiphertextBlob --output text | base64 -d > ct && aws kms decrypt --ciphertext-blob fileb://ct --encryption-context app=b`, "InvalidCiphertextException"},
 		{"ciphertext of another key", `aws kms encrypt --key-id "$SYMKEY" --plaintext fileb://msg --query CiphertextBlob --output text | base64 -d > ct2 && aws kms decrypt --ciphertext-blob fileb://ct2 --key-id "$SYMKEY2"`, "IncorrectKeyException"},
@@ -166,6 +166,7 @@ aws kms create-key --query KeyMetadata.KeyId --output text`
 		{"alias taken", `aws kms create-alias --alias-name alias/ci-signing --target-key-id "$RSAKEY"`, "AlreadyExistsException"},
 		{"reserved alias", `aws kms create-alias --alias-name alias/aws/x --target-key-id "$RSAKEY"`, "InvalidAliasNameException"},
 		{"malformed key policy", `aws kms put-key-policy --key-id "$RSAKEY" --policy-name default --policy '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}'`, "MalformedPolicyDocumentException"},
+		{"policy that locks the caller out", `aws kms put-key-policy --key-id "$RSAKEY" --policy-name default --policy '{"Version":"2012-10-17","Statement":[{"Sid":"only someone else","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/nobody"},"Action":"kms:*","Resource":"*"}]}'`, "MalformedPolicyDocumentException"},
 		{"disabled key", `aws kms disable-key --key-id "$RSAKEY" && aws kms sign --key-id "$RSAKEY" --message fileb://msg --signing-algorithm RSASSA_PSS_SHA_256; s=$?; aws kms enable-key --key-id "$RSAKEY"; exit $s`, "DisabledException"},
 		{"key pending deletion", `aws kms schedule-key-deletion --key-id "$RSAKEY" --pending-window-in-days 7 >/dev/null && aws kms sign --key-id "$RSAKEY" --message fileb://msg --signing-algorithm RSASSA_PSS_SHA_256; s=$?; aws kms cancel-key-deletion --key-id "$RSAKEY" >/dev/null; aws kms enable-key --key-id "$RSAKEY"; exit $s`, "KMSInvalidStateException"},
 	}
@@ -272,7 +273,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 kms = boto3.client("kms")
 H = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
-for spec in ["ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "RSA_2048", "RSA_3072", "RSA_4096"]:
+for spec in ["ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "RSA_2048", "RSA_3072", "RSA_4096"]:
     k = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     pub = load_der_public_key(kms.get_public_key(KeyId=k["KeyId"])["PublicKey"])
     for alg in k["SigningAlgorithms"]:
@@ -315,7 +316,7 @@ PY`
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, out, stderr)
 	}
-	for _, want := range []string{"ECC_NIST_P256 1", "RSA_4096 6", "SYMMETRIC_DEFAULT ok", "HMAC_512 ok"} {
+	for _, want := range []string{"ECC_NIST_P256 1", "ECC_SECG_P256K1 1", "RSA_4096 6", "SYMMETRIC_DEFAULT ok", "HMAC_512 ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -106,6 +108,12 @@ func GenerateKMSKey(spec string) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case "ECC_NIST_P521":
 		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "ECC_SECG_P256K1":
+		k, err := secp256k1.GeneratePrivateKeyFromRand(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return &secp256k1Signer{key: k}, nil
 	case "RSA_2048":
 		return rsa.GenerateKey(rand.Reader, 2048)
 	case "RSA_3072":
@@ -116,8 +124,24 @@ func GenerateKMSKey(spec string) (crypto.Signer, error) {
 	return nil, fmt.Errorf("no key material for key spec %q", spec)
 }
 
-// ParseKMSKey decodes a KMS key's PKCS#8 material.
+// MarshalKMSKey encodes a KMS signing key's material for sealing: PKCS#8,
+// or a marked scalar for secp256k1. Callers clear the result after
+// sealing.
+func MarshalKMSKey(s crypto.Signer) ([]byte, error) {
+	if k, ok := s.(*secp256k1Signer); ok {
+		return append([]byte(secp256k1Material), k.key.Serialize()...), nil
+	}
+	return x509.MarshalPKCS8PrivateKey(s)
+}
+
+// ParseKMSKey decodes a KMS key's material (MarshalKMSKey's forms).
 func ParseKMSKey(der []byte) (crypto.Signer, error) {
+	if scalar, ok := bytes.CutPrefix(der, []byte(secp256k1Material)); ok {
+		if len(scalar) != 32 {
+			return nil, fmt.Errorf("secp256k1 key material of %d bytes", len(scalar))
+		}
+		return &secp256k1Signer{key: secp256k1.PrivKeyFromBytes(scalar)}, nil
+	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse KMS key material: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -147,7 +146,7 @@ func (s *Service) PublicKey(r *Resolved) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return x509.MarshalPKIXPublicKey(signer.Public())
+	return keys.MarshalKMSPublicKey(signer.Public())
 }
 
 // CreateKeyInput is CreateKey's request.
@@ -211,7 +210,7 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (*Key, error
 			return nil, newError(CodeValidation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec) // unconfirmed wording
 		}
 	default:
-		// Beyond this server so far: ECC_SECG_P256K1, SM2, ML-DSA, Ed25519.
+		// Beyond this server so far: SM2, ML-DSA, Ed25519.
 		return nil, newError(CodeUnsupportedOp, "KeySpec %s is not supported by this server.", spec)
 	}
 	doc := in.Policy
@@ -232,7 +231,7 @@ func (s *Service) CreateKey(ctx context.Context, in CreateKeyInput) (*Key, error
 	default:
 		var signer crypto.Signer
 		if signer, err = keys.GenerateKMSKey(spec); err == nil {
-			material, err = keys.MarshalPrivateKey(signer)
+			material, err = keys.MarshalKMSKey(signer)
 		}
 	}
 	if err != nil {

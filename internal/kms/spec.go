@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"slices"
+
+	"github.com/oidcfed/oidcfed/internal/keys"
 )
 
 // Key specs, usages and algorithms this server implements (a subset of
@@ -30,9 +32,12 @@ var signingAlgorithms = map[string][]string{
 	"ECC_NIST_P256": {"ECDSA_SHA_256"},
 	"ECC_NIST_P384": {"ECDSA_SHA_384"},
 	"ECC_NIST_P521": {"ECDSA_SHA_512"},
-	"RSA_2048":      {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
-	"RSA_3072":      {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
-	"RSA_4096":      {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
+	// secp256k1: cosign cannot use it (Go's x509 rejects the curve), the
+	// aws CLI and SDKs can.
+	"ECC_SECG_P256K1": {"ECDSA_SHA_256"},
+	"RSA_2048":        {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
+	"RSA_3072":        {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
+	"RSA_4096":        {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512"},
 }
 
 // allKeySpecs are the KeySpec values the model knows; those without
@@ -80,6 +85,8 @@ func (a algorithm) verify(pub crypto.PublicKey, digest, sig []byte) bool {
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
 		return a.ec && ecdsa.VerifyASN1(p, digest, sig)
+	case *keys.Secp256k1PublicKey:
+		return a.ec && p.VerifyASN1(digest, sig)
 	case *rsa.PublicKey:
 		if a.ec {
 			return false

@@ -332,3 +332,21 @@ func sourceIP(r *http.Request) string {
 	}
 	return host
 }
+
+// lockoutSafe is KMS's policy lockout safety check: a key policy being set
+// by a caller must still let that caller change it (kms:PutKeyPolicy),
+// directly or through its account, unless the caller bypasses the check.
+func (h *Handler) lockoutSafe(c *call, doc, keyARN string) error {
+	p, err := policy.ParseResourcePolicy([]byte(doc))
+	if err != nil {
+		return nil // the document's own errors are reported when it is set
+	}
+	pc := h.auth.RequestContext(c.caller, h.context(c, nil))
+	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: h.auth.CallerARN(c.caller)}, Action: "kms:PutKeyPolicy",
+		Resource: keyARN, Context: pc}
+	switch policy.EvaluateResource(req, p) {
+	case policy.ResourceAllowsAccount, policy.ResourceAllowsPrincipal:
+		return nil
+	}
+	return &kms.Error{Code: kms.CodeMalformedPolicy, Message: "The new key policy will not allow you to update the key policy in the future."}
+}

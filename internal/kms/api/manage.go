@@ -254,6 +254,11 @@ func (h *Handler) putKeyPolicy(c *call) (any, error) {
 		return nil, err
 	}
 	c.ev.RequestParameters["policyName"] = firstOf(in.PolicyName, "default")
+	if in.Policy != "" && !in.BypassPolicyLockoutSafetyCheck {
+		if err := h.lockoutSafe(c, in.Policy, r.Key.ARN); err != nil {
+			return nil, err
+		}
+	}
 	return struct{}{}, h.svc.PutPolicy(c.ctx, r, in.PolicyName, in.Policy)
 }
 

@@ -59,6 +59,11 @@ func (h *Handler) createKey(c *call) (any, error) {
 	if err := h.authorizeIAM(c, "kms:CreateKey", nil); err != nil {
 		return nil, err
 	}
+	if in.Policy != "" && !in.BypassPolicyLockoutSafetyCheck {
+		if err := h.lockoutSafe(c, in.Policy, "*"); err != nil {
+			return nil, err
+		}
+	}
 	if in.CustomKeyStoreId != "" || in.XksKeyId != "" {
 		return nil, &kms.Error{Code: kms.CodeUnsupportedOp, Message: "Custom key stores are not supported by this server."}
 	}
