@@ -225,9 +225,10 @@ aws iam create-access-key --user-name verifier --query 'AccessKey.[AccessKeyId,S
 	}
 }
 
-// TestKMSMalformedRequests sends signed requests no SDK would build: a
-// body that is not JSON, a member of the wrong type, an operation KMS does
-// not have. Each gets KMS's JSON error, and the server keeps serving.
+// TestKMSMalformedRequests sends signed KMS and CloudTrail requests no SDK
+// would build: a body that is not JSON, a member of the wrong type, an
+// operation the service does not have (here). Each gets the JSON
+// protocol's error, and the server keeps serving.
 func TestKMSMalformedRequests(t *testing.T) {
 	w := newKMSWorld(t)
 	script := `python3 - "$URL" <<'PY'
@@ -236,9 +237,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 url = sys.argv[1]
 creds = boto3.Session().get_credentials()
-for target, body in [("TrentService.Sign", "{not json"), ("TrentService.Sign", '{"KeyId": 7}'), ("TrentService.Nope", "{}")]:
+CT = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+for service, target, body in [("kms", "TrentService.Sign", "{not json"), ("kms", "TrentService.Sign", '{"KeyId": 7}'), ("kms", "TrentService.Nope", "{}"),
+                              ("cloudtrail", CT + "LookupEvents", "{not json"), ("cloudtrail", CT + "LookupEvents", '{"MaxResults": "ten"}'),
+                              ("cloudtrail", CT + "StartLogging", "{}")]:
     req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
-    SigV4Auth(creds, "kms", "us-east-1").add_auth(req)
+    SigV4Auth(creds, service, "us-east-1").add_auth(req)
     r = urllib.request.Request(url, data=body.encode(), headers=dict(req.headers), method="POST")
     try:
         urllib.request.urlopen(r)
@@ -250,7 +254,9 @@ PY`
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	want := "TrentService.Sign 400 SerializationException\nTrentService.Sign 400 SerializationException\nTrentService.Nope 400 UnknownOperationException\n"
+	ct := "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+	want := "TrentService.Sign 400 SerializationException\nTrentService.Sign 400 SerializationException\nTrentService.Nope 400 UnknownOperationException\n" +
+		ct + "LookupEvents 400 SerializationException\n" + ct + "LookupEvents 400 SerializationException\n" + ct + "StartLogging 400 UnknownOperationException\n"
 	if out != want {
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
 	}

@@ -266,6 +266,12 @@ func JSONErrorBody(e *Error) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
+// WriteJSONResponse writes a JSON 1.1 protocol (KMS, CloudTrail) success
+// body with its content type and request id.
+func WriteJSONResponse(w http.ResponseWriter, requestID string, body []byte) {
+	writeBody(w, "application/x-amz-json-1.1", requestID, http.StatusOK, body)
+}
+
 func writeBody(w http.ResponseWriter, contentType, requestID string, status int, body []byte) {
 	h := w.Header()
 	h.Set(RequestIDHeader, requestID)

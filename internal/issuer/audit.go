@@ -3,9 +3,7 @@ package issuer
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 )
@@ -17,14 +15,7 @@ func (i *Issuer) RecordTo(rec audit.Recorder) { i.audit = rec }
 // record commits ev; false when it could not be, and no token may then be
 // handed out.
 func (i *Issuer) record(r *http.Request, ev *audit.Event) bool {
-	if i.audit == nil {
-		return true
-	}
-	if err := i.audit.Record(r.Context(), ev); err != nil {
-		i.log.ErrorContext(r.Context(), "mint failed: audit record not written", "request_id", ev.RequestID, "cause", err)
-		return false
-	}
-	return true
+	return audit.Commit(r.Context(), i.audit, ev, i.log)
 }
 
 // noteMinted records what was minted: the token's hash and claims that
@@ -42,21 +33,4 @@ func noteMinted(ev *audit.Event, jwt string, c *Claims) {
 // maxAuditValue bounds a request value copied into an event.
 const maxAuditValue = 2048
 
-func auditValue(s string) string {
-	if len(s) <= maxAuditValue {
-		return s
-	}
-	cut := maxAuditValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
-}
+func auditValue(s string) string { return audit.Value(s, maxAuditValue) }

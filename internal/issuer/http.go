@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"mime"
 	"net/http"
 	"strings"
@@ -66,7 +67,7 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 	// Every mint is audited before it is answered: a token whose event
 	// cannot be written is not handed out.
-	ev := &audit.Event{EventSource: audit.SourceIssuer, EventName: "MintToken", SourceIPAddress: clientIP(r),
+	ev := &audit.Event{EventSource: audit.SourceIssuer, EventName: "MintToken", SourceIPAddress: httpx.RemoteIP(r),
 		UserAgent: auditValue(r.UserAgent()), RequestID: awsproto.NewRequestID(), UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if i.audit != nil {
 		i.audit.Begin(ev)

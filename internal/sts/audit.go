@@ -4,15 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/federation"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
@@ -27,20 +26,8 @@ import (
 // 2,048 characters).
 const maxAuditValue = 2048
 
-// auditValue is s, cut to maxAuditValue bytes on a character boundary.
-func auditValue(s string) string {
-	if len(s) <= maxAuditValue {
-		return s
-	}
-	cut := maxAuditValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// userAgent is the request's User-Agent, bounded.
-func userAgent(r *http.Request) string { return auditValue(r.UserAgent()) }
+// auditValue is s, bounded for the audit record.
+func auditValue(s string) string { return audit.Value(s, maxAuditValue) }
 
 // cloudTrailExpiration is how CloudTrail writes a credential's expiration.
 func cloudTrailExpiration(t time.Time) string { return t.UTC().Format("Jan 2, 2006, 3:04:05 PM") }
@@ -49,7 +36,7 @@ func cloudTrailExpiration(t time.Time) string { return t.UTC().Format("Jan 2, 20
 // request's context.
 func (h *Handler) startEvent(r *http.Request, requestID string) (*audit.Event, *http.Request) {
 	ev := &audit.Event{
-		EventSource: audit.SourceSTS, AWSRegion: h.opts.Region, SourceIPAddress: sourceIP(r), UserAgent: userAgent(r),
+		EventSource: audit.SourceSTS, AWSRegion: h.opts.Region, SourceIPAddress: httpx.RemoteIP(r), UserAgent: auditValue(r.UserAgent()),
 		RequestID: requestID, RecipientAccountID: h.svc.dir.Account(), ReadOnly: true,
 		UserIdentity: audit.UserIdentity{Type: "Unknown"},
 	}
@@ -59,14 +46,7 @@ func (h *Handler) startEvent(r *http.Request, requestID string) (*audit.Event, *
 // record commits ev to the audit log; false when it could not be, and the
 // request must then fail without issuing anything.
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
-	if h.opts.Audit == nil {
-		return true
-	}
-	if err := h.opts.Audit.Record(r.Context(), ev); err != nil {
-		h.opts.Log.ErrorContext(r.Context(), "sts request failed: audit record not written", "aws_request_id", ev.RequestID, "cause", err)
-		return false
-	}
-	return true
+	return audit.Commit(r.Context(), h.opts.Audit, ev, h.opts.Log)
 }
 
 // succeed records ev and, once it is durable, writes the response.
@@ -76,17 +56,6 @@ func (h *Handler) succeed(w http.ResponseWriter, r *http.Request, ev *audit.Even
 		return
 	}
 	awsproto.WriteQueryResponse(w, Namespace, action, ev.RequestID, result)
-}
-
-// noteFailure puts an error's code, message and cause in ev.
-func noteFailure(ev *audit.Event, e *awsproto.Error) {
-	ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
-	if cause := errors.Unwrap(e); cause != nil {
-		if ev.OIDCFed.Denial == nil {
-			ev.OIDCFed.Denial = &audit.Denial{}
-		}
-		ev.OIDCFed.Denial.Reason = cause.Error()
-	}
 }
 
 // roleResource is the resources element naming the role an assume call

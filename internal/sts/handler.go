@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
@@ -106,7 +106,7 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 		WebIdentityToken: v.Get("WebIdentityToken"),
 		ProviderID:       v.Get("ProviderId"),
 		Policy:           v.Get("Policy"),
-		SourceIP:         sourceIP(r),
+		SourceIP:         httpx.RemoteIP(r),
 	}
 	ev.UserIdentity.Type = "WebIdentityUser"
 	ev.Resources = roleResource(h.svc.dir.Account(), in.RoleARN)
@@ -204,7 +204,7 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, ev *audit.E
 		Policy:          v.Get("Policy"),
 		SourceIdentity:  v.Get("SourceIdentity"),
 		ExternalID:      v.Get("ExternalId"),
-		SourceIP:        sourceIP(r),
+		SourceIP:        httpx.RemoteIP(r),
 	}
 	ev.Resources = roleResource(h.svc.dir.Account(), in.RoleARN)
 	var perr *awsproto.Error
@@ -499,19 +499,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, ev *audit.Event, 
 	}
 	h.opts.Log.Log(r.Context(), level, "sts request refused", "aws_request_id", ev.RequestID, "code", e.Code,
 		"status", e.HTTPStatus, "cause", errors.Unwrap(e))
-	noteFailure(ev, e)
+	ev.Fail(e.Code, e.Message, errors.Unwrap(e))
 	if !h.record(r, ev) {
 		e = awsproto.InternalFailure()
 	}
 	awsproto.WriteQueryError(w, Namespace, ev.RequestID, e)
-}
-
-// sourceIP is the caller's address for aws:SourceIp (no proxy headers are
-// trusted yet).
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/sts"
@@ -93,7 +93,7 @@ func clientError(code, msg string) *awsproto.Error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	ev := &audit.Event{EventSource: "cloudtrail.amazonaws.com", EventName: "LookupEvents", AWSRegion: h.regions[0],
-		SourceIPAddress: sourceIP(r), UserAgent: bounded(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: true,
+		SourceIPAddress: httpx.RemoteIP(r), UserAgent: audit.Value(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: true,
 		RecipientAccountID: h.account, UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	r = r.WithContext(audit.WithEvent(r.Context(), ev))
 	if h.audit != nil {
@@ -101,10 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer h.audit.Done(ev)
 	}
 	fail := func(e *awsproto.Error) {
-		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
-		if cause := errors.Unwrap(e); cause != nil {
-			ev.OIDCFed.Denial = &audit.Denial{Reason: cause.Error()}
-		}
+		ev.Fail(e.Code, e.Message, errors.Unwrap(e))
 		level := slog.LevelInfo
 		if e.HTTPStatus >= 500 {
 			level = slog.LevelError
@@ -116,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteJSONError(w, requestID, e)
 	}
 	operation := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
-	ev.EventName = bounded(operation, 128)
+	ev.EventName = audit.Value(operation, 128)
 	body, err := awsproto.ReadBody(r, MaxBody)
 	if err != nil {
 		fail(awsproto.AsError(err))
@@ -178,21 +175,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteJSONError(w, requestID, awsproto.InternalFailure())
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set(awsproto.RequestIDHeader, requestID)
-	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
-	_, _ = w.Write(resp)
+	awsproto.WriteJSONResponse(w, requestID, resp)
 }
 
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
-	if h.audit == nil {
-		return true
-	}
-	if err := h.audit.Record(r.Context(), ev); err != nil {
-		h.log.ErrorContext(r.Context(), "cloudtrail request failed: audit record not written", "aws_request_id", ev.RequestID, "cause", err)
-		return false
-	}
-	return true
+	return audit.Commit(r.Context(), h.audit, ev, h.log)
 }
 
 // attributeKeys maps a LookupAttributeKey to how it filters.
@@ -230,12 +217,12 @@ func (h *Handler) query(req *lookupRequest) (store.AuditQuery, map[string]any, *
 		}
 		apply, ok := attributeKeys[*a.AttributeKey]
 		if !ok {
-			return q, params, clientError("InvalidLookupAttributesException", "The lookup attribute key "+strconv.Quote(bounded(*a.AttributeKey, 64))+" is not valid.")
+			return q, params, clientError("InvalidLookupAttributesException", "The lookup attribute key "+strconv.Quote(audit.Value(*a.AttributeKey, 64))+" is not valid.")
 		}
 		if *a.AttributeValue == "" || utf8.RuneCountInString(*a.AttributeValue) > maxAttributeValue {
 			return q, params, clientError("InvalidLookupAttributesException", "AttributeValue must be 1 to 2000 characters long.")
 		}
-		params["lookupAttributes"] = []map[string]string{{"attributeKey": *a.AttributeKey, "attributeValue": bounded(*a.AttributeValue, maxAttributeValue)}}
+		params["lookupAttributes"] = []map[string]string{{"attributeKey": *a.AttributeKey, "attributeValue": audit.Value(*a.AttributeValue, maxAttributeValue)}}
 		if e := apply(&q, *a.AttributeValue); e != nil {
 			return q, params, e
 		}
@@ -344,22 +331,4 @@ func toEvent(rec store.AuditRecord) event {
 		}
 	}
 	return e
-}
-
-func bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
 }

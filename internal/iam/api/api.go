@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 	"github.com/oidcfed/oidcfed/internal/sts"
@@ -171,7 +171,7 @@ func init() {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	// IAM is global: CloudTrail records its events in us-east-1.
-	ev := &audit.Event{EventSource: audit.SourceIAM, AWSRegion: "us-east-1", SourceIPAddress: sourceIP(r),
+	ev := &audit.Event{EventSource: audit.SourceIAM, AWSRegion: "us-east-1", SourceIPAddress: httpx.RemoteIP(r),
 		UserAgent: auditValue(r.UserAgent()), RequestID: requestID, RecipientAccountID: h.m.Account(),
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	r = r.WithContext(audit.WithEvent(r.Context(), ev))
@@ -185,13 +185,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		h.log.Log(r.Context(), level, "iam request refused", "aws_request_id", requestID, "code", e.Code, "status", e.HTTPStatus, "cause", errors.Unwrap(e))
-		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
-		if cause := errors.Unwrap(e); cause != nil {
-			if ev.OIDCFed.Denial == nil {
-				ev.OIDCFed.Denial = &audit.Denial{}
-			}
-			ev.OIDCFed.Denial.Reason = cause.Error()
-		}
+		ev.Fail(e.Code, e.Message, errors.Unwrap(e))
 		if !h.record(r, ev) {
 			e = awsproto.InternalFailure()
 		}
@@ -218,7 +212,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.RequestParameters = requestParameters(v)
 	ev.Resources = resources(h.m.Account(), v)
 	var x awsproto.XMLWriter
-	empty, e := h.dispatch(r.Context(), caller, v, &x, sourceIP(r))
+	empty, e := h.dispatch(r.Context(), caller, v, &x, httpx.RemoteIP(r))
 	if e != nil {
 		fail(e)
 		return
@@ -293,13 +287,6 @@ func (h *Handler) authorize(req *request, action, resource, label string) *awspr
 
 // sourceIP is the caller's address for aws:SourceIp (no proxy headers
 // are trusted).
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
-}
 
 func (h *Handler) arn(resource string) string {
 	return "arn:aws:iam::" + h.m.Account() + ":" + resource

@@ -18,14 +18,7 @@ func (h *Handler) RecordTo(rec audit.Recorder) { h.audit = rec }
 // then: the client is told it failed, and the secret of a new access key
 // is never sent.
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
-	if h.audit == nil {
-		return true
-	}
-	if err := h.audit.Record(r.Context(), ev); err != nil {
-		h.log.ErrorContext(r.Context(), "iam request failed: audit record not written", "aws_request_id", ev.RequestID, "cause", err)
-		return false
-	}
-	return true
+	return audit.Commit(r.Context(), h.audit, ev, h.log)
 }
 
 // maxAuditValue bounds a request value copied into an event (see the sts
@@ -36,16 +29,7 @@ const maxAuditValue = 10 << 10
 // maxAuditParameters bounds how many parameters an event lists.
 const maxAuditParameters = 200
 
-func auditValue(s string) string {
-	if len(s) <= maxAuditValue {
-		return s
-	}
-	cut := maxAuditValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func auditValue(s string) string { return audit.Value(s, maxAuditValue) }
 
 // requestParameters is the request's parameters as CloudTrail lists them:
 // names in lower camel case ("roleName", "assumeRolePolicyDocument"),

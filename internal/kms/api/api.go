@@ -9,15 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/awsproto"
+	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 	"github.com/oidcfed/oidcfed/internal/kms"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
@@ -144,8 +142,8 @@ func readOnly(op string) bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
-	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: bounded(op, 128), AWSRegion: h.region, SourceIPAddress: sourceIP(r),
-		UserAgent: bounded(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
+	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: audit.Value(op, 128), AWSRegion: h.region, SourceIPAddress: httpx.RemoteIP(r),
+		UserAgent: audit.Value(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if h.audit != nil {
 		// Only an audited request carries its event for domain code to
@@ -155,13 +153,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer h.audit.Done(ev)
 	}
 	fail := func(e *awsproto.Error) {
-		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
-		if cause := errors.Unwrap(e); cause != nil {
-			if ev.OIDCFed.Denial == nil {
-				ev.OIDCFed.Denial = &audit.Denial{}
-			}
-			ev.OIDCFed.Denial.Reason = cause.Error()
-		}
+		ev.Fail(e.Code, e.Message, errors.Unwrap(e))
 		level := slog.LevelInfo
 		if e.HTTPStatus >= 500 {
 			level = slog.LevelError
@@ -187,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.NewError(http.StatusBadRequest, "UnknownOperationException", ""))
 		return
 	}
-	resp, err := fn(h, &call{ctx: r.Context(), caller: caller, body: body, ip: sourceIP(r), ev: ev})
+	resp, err := fn(h, &call{ctx: r.Context(), caller: caller, body: body, ip: httpx.RemoteIP(r), ev: ev})
 	if err != nil {
 		fail(toAWS(err))
 		return
@@ -201,21 +193,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteJSONError(w, requestID, awsproto.InternalFailure())
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set(awsproto.RequestIDHeader, requestID)
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	_, _ = w.Write(out)
+	awsproto.WriteJSONResponse(w, requestID, out)
 }
 
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
-	if h.audit == nil {
-		return true
-	}
-	if err := h.audit.Record(r.Context(), ev); err != nil {
-		h.log.ErrorContext(r.Context(), "kms request failed: audit record not written", "aws_request_id", ev.RequestID, "cause", err)
-		return false
-	}
-	return true
+	return audit.Commit(r.Context(), h.audit, ev, h.log)
 }
 
 // decode reads an operation's JSON request. Type mismatches are KMS's
@@ -314,24 +296,6 @@ func (h *Handler) resolve(c *call, keyID string) (*kms.Resolved, error) {
 
 // epoch is a Date as the JSON protocol writes it: seconds, with a fraction.
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-func bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
-}
 
 // lockoutSafe is KMS's policy lockout safety check: a key policy being set
 // by a caller must still let that caller change it (kms:PutKeyPolicy),

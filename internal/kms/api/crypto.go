@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/rand"
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"strings"
 
 	"github.com/oidcfed/oidcfed/internal/kms"
@@ -45,7 +46,7 @@ func (h *Handler) cipherOp(c *call, action string, in *cipherRequest) (*kms.Reso
 	if err := decode(c, in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"keyId": bounded(in.KeyID, 2048)}
+	c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048)}
 	if len(in.EncryptionContext) > 0 {
 		c.ev.RequestParameters["encryptionContext"] = in.EncryptionContext
 	}
@@ -107,7 +108,7 @@ func (h *Handler) decrypt(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"keyId": bounded(in.KeyID, 2048), "encryptionAlgorithm": firstOf(in.EncryptionAlgorithm, "SYMMETRIC_DEFAULT")}
+	c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048), "encryptionAlgorithm": firstOf(in.EncryptionAlgorithm, "SYMMETRIC_DEFAULT")}
 	if len(in.EncryptionContext) > 0 {
 		c.ev.RequestParameters["encryptionContext"] = in.EncryptionContext
 	}
@@ -133,7 +134,7 @@ func (h *Handler) reEncrypt(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"sourceKeyId": bounded(in.SourceKeyID, 2048), "destinationKeyId": bounded(in.DestinationKeyID, 2048)}
+	c.ev.RequestParameters = map[string]any{"sourceKeyId": audit.Value(in.SourceKeyID, 2048), "destinationKeyId": audit.Value(in.DestinationKeyID, 2048)}
 	src, err := h.blobKey(c, in.SourceKeyID, in.CiphertextBlob, "kms:ReEncryptFrom", in.SourceEncryptionContext)
 	if err != nil {
 		return nil, err
@@ -230,7 +231,7 @@ func (h *Handler) macOp(c *call, action string) (*kms.Resolved, *cipherRequest, 
 	if err := decode(c, &in); err != nil {
 		return nil, nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"keyId": bounded(in.KeyID, 2048), "macAlgorithm": bounded(in.MacAlgorithm, 64)}
+	c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048), "macAlgorithm": audit.Value(in.MacAlgorithm, 64)}
 	r, err := h.resolve(c, in.KeyID)
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,9 +87,9 @@ func (h *Handler) listAliases(c *call) (any, error) {
 		return nil, err
 	}
 	if in.KeyID != "" {
-		c.ev.RequestParameters = map[string]any{"keyId": bounded(in.KeyID, 2048)}
+		c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048)}
 		if strings.HasPrefix(in.KeyID, "alias/") || strings.Contains(in.KeyID, ":alias/") {
-			return nil, &kms.Error{Code: kms.CodeInvalidArn, Message: "Invalid keyId " + bounded(in.KeyID, 2048)} // unconfirmed wording
+			return nil, &kms.Error{Code: kms.CodeInvalidArn, Message: "Invalid keyId " + audit.Value(in.KeyID, 2048)} // unconfirmed wording
 		}
 		r, err := h.resolve(c, in.KeyID)
 		if err != nil {
@@ -132,7 +133,7 @@ func (h *Handler) createAlias(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"aliasName": bounded(in.AliasName, 256), "targetKeyId": bounded(in.TargetKeyID, 2048)}
+	c.ev.RequestParameters = map[string]any{"aliasName": audit.Value(in.AliasName, 256), "targetKeyId": audit.Value(in.TargetKeyID, 2048)}
 	if in.AliasName == "" || in.TargetKeyID == "" {
 		return nil, &kms.Error{Code: kms.CodeValidation, Message: "AliasName and TargetKeyId are required."} // unconfirmed wording
 	}
@@ -154,7 +155,7 @@ func (h *Handler) updateAlias(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"aliasName": bounded(in.AliasName, 256), "targetKeyId": bounded(in.TargetKeyID, 2048)}
+	c.ev.RequestParameters = map[string]any{"aliasName": audit.Value(in.AliasName, 256), "targetKeyId": audit.Value(in.TargetKeyID, 2048)}
 	r, err := h.svc.Resolve(c.ctx, in.TargetKeyID)
 	if err != nil {
 		return nil, err
@@ -170,7 +171,7 @@ func (h *Handler) deleteAlias(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"aliasName": bounded(in.AliasName, 256)}
+	c.ev.RequestParameters = map[string]any{"aliasName": audit.Value(in.AliasName, 256)}
 	r, err := h.svc.Resolve(c.ctx, in.AliasName)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/kms"
 )
 
@@ -54,7 +55,7 @@ func (h *Handler) createKey(c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"description": bounded(in.Description, 256), "keyUsage": in.KeyUsage,
+	c.ev.RequestParameters = map[string]any{"description": audit.Value(in.Description, 256), "keyUsage": in.KeyUsage,
 		"keySpec": firstOf(in.KeySpec, in.CustomerMasterKeySpec)}
 	if err := h.authorizeIAM(c, "kms:CreateKey", nil); err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func (h *Handler) keyOp(c *call, action string, in any, keyID func() string, req
 	if c.ev.RequestParameters == nil {
 		c.ev.RequestParameters = map[string]any{}
 	}
-	c.ev.RequestParameters["keyId"] = bounded(keyID(), 2048)
+	c.ev.RequestParameters["keyId"] = audit.Value(keyID(), 2048)
 	r, err := h.resolve(c, keyID())
 	if err != nil {
 		return nil, err
@@ -147,8 +148,8 @@ func (h *Handler) signOp(c *call, action string) (*kms.Resolved, *signRequest, e
 	if err := decode(c, &in); err != nil {
 		return nil, nil, err
 	}
-	c.ev.RequestParameters = map[string]any{"keyId": bounded(in.KeyID, 2048), "signingAlgorithm": bounded(in.SigningAlgorithm, 64),
-		"messageType": firstOf(bounded(in.MessageType, 64), "RAW")}
+	c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048), "signingAlgorithm": audit.Value(in.SigningAlgorithm, 64),
+		"messageType": firstOf(audit.Value(in.MessageType, 64), "RAW")}
 	if in.SigningAlgorithm == "" {
 		return nil, nil, &kms.Error{Code: kms.CodeValidation, Message: "1 validation error detected: Value null at 'signingAlgorithm' failed to satisfy constraint: Member must not be null"}
 	}
