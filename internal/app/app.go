@@ -31,6 +31,7 @@ import (
 	kmsapi "github.com/oidcfed/oidcfed/internal/kms/api"
 	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/store/sqlite"
+	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
 // Options configure a server or a local admin session.
@@ -327,6 +328,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail, kmsapi.TargetPrefix: handlers.kms}}
 	mux.Handle("POST /{$}", router)
 	mux.Handle("GET /{$}", router)
+	mux.Handle("POST "+sts.ExplainPath, handlers.explain)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", o.Version)

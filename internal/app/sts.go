@@ -30,6 +30,7 @@ type awsHandlers struct {
 	cloudTrail *cloudtrail.Handler
 	kms        *kmsapi.Handler
 	kmsService *kms.Service
+	explain    *sts.ExplainHandler
 }
 
 func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
@@ -102,5 +103,6 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 		kms: kmsapi.NewHandler(kmsapi.Options{Service: keyService, Auth: svc, Audit: rec, Account: dir.Account(), Region: dir.Region(),
 			KeyCache: cache, Log: log}),
 		kmsService: keyService,
+		explain:    sts.NewExplainHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 	}, nil
 }

@@ -30,6 +30,8 @@ const (
 	SourceIAM    = "iam.amazonaws.com"
 	SourceKMS    = "kms.amazonaws.com"
 	SourceIssuer = "issuer.oidcfed"
+	// SourceOperator is oidcfed's operator API (/api/v1/explain).
+	SourceOperator = "api.oidcfed"
 )
 
 // Event is one CloudTrail record (the fields of eventVersion 1.08 this

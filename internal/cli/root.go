@@ -49,6 +49,13 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var exit *ExitCodeError
+		if errors.As(err, &exit) {
+			if exit.Err != nil {
+				fmt.Fprintln(stderr, "oidcfed:", exit.Err)
+			}
+			return exit.Code
+		}
 		fmt.Fprintln(stderr, "oidcfed:", err)
 		return 1
 	}
@@ -70,7 +77,7 @@ Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://git
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 

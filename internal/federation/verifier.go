@@ -371,3 +371,103 @@ func (v *Verifier) checkClaims(c *Claims) *TokenError {
 type Number = json.Number
 
 var errCanceled = errors.New("request canceled while waiting for keys")
+
+// Unverified is a token's header and claims as decoded, before any check
+// of provider, key, signature or time. Only explanations use it: after
+// Verify has refused a token, they go on to show what the trust policy
+// would have said of its claims. Nothing may be granted on it.
+type Unverified struct {
+	Alg    string
+	KID    string
+	Claims map[string]any // numbers as json.Number
+}
+
+// DecodeUnverified decodes token with Verify's strict structural rules
+// (size, compact form, algorithm allow-list, JSON) but checks nothing
+// else.
+func DecodeUnverified(token string) (*Unverified, error) {
+	j, terr := decodeJWS(token)
+	if terr != nil {
+		return nil, terr
+	}
+	return &Unverified{Alg: j.alg.name, KID: j.kid, Claims: j.claims}, nil
+}
+
+// Step names the stage of Verify that err (a *TokenError) failed at:
+// "token" (structure, algorithm, header), "provider", "audience", "key",
+// "signature" or "claims" (sub and the time claims). "" for other errors.
+func Step(err error) string {
+	switch {
+	case errors.Is(err, ErrUnknownIssuer):
+		return "provider"
+	case errors.Is(err, ErrAudience):
+		return "audience"
+	case errors.Is(err, ErrKeyNotFound), errors.Is(err, ErrFetch), errors.Is(err, ErrFetchTransient),
+		errors.Is(err, ErrThumbprint), errors.Is(err, ErrRefetchLimited):
+		return "key"
+	case errors.Is(err, ErrSignature):
+		return "signature"
+	case errors.Is(err, ErrExpired):
+		return "claims"
+	case errors.Is(err, ErrClaim):
+		var te *TokenError
+		if errors.As(err, &te) && strings.HasSuffix(te.Message, "iss") {
+			return "provider"
+		}
+		return "claims"
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrAlgorithm), errors.Is(err, ErrHeader), errors.Is(err, ErrTokenTooLong):
+		return "token"
+	}
+	var te *TokenError
+	if errors.As(err, &te) && te.Code == ValidationError {
+		return "token"
+	}
+	return ""
+}
+
+// ProviderFor returns the registered provider whose URL is iss, if any.
+func (v *Verifier) ProviderFor(iss string) (*Provider, bool) {
+	p := (*v.providers.Load())[iss]
+	if p == nil {
+		return nil, false
+	}
+	return &p.cfg, true
+}
+
+// SkewAllowed is the leeway Verify gives exp, nbf and iat.
+func (v *Verifier) SkewAllowed() time.Duration { return v.opts.ClockSkew }
+
+// ClaimsOf types raw's registered claims as Verify does, without checking
+// them (explanations of unverified or hypothetical claims): a claim of
+// the wrong type is left zero.
+func ClaimsOf(raw map[string]any) Claims {
+	c := Claims{Raw: raw}
+	c.Issuer, _ = raw["iss"].(string)
+	c.Subject, _ = raw["sub"].(string)
+	c.Audience = stringList(raw["aud"])
+	c.AMR = stringList(raw["amr"])
+	for name, t := range map[string]*time.Time{"exp": &c.Expiry, "iat": &c.IssuedAt, "nbf": &c.NotBefore} {
+		if v, ok := raw[name]; ok {
+			if n, ok := numericDate(v); ok {
+				*t = time.Unix(n, 0)
+			}
+		}
+	}
+	return c
+}
+
+func stringList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -241,49 +241,13 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
 	}
 	now := s.now()
-	var sourceIdentity string
-	if raw, present := verified.Claims.Raw[claimSourceIdentity]; present {
-		// Same rules as AssumeRole's SourceIdentity parameter; a claim that
-		// breaks them is the token's fault (wording unconfirmed).
-		si, ok := raw.(string)
-		if !ok || !sourceIdentityRE.MatchString(si) || utf8.RuneCountInString(si) < 2 || utf8.RuneCountInString(si) > 64 {
-			return nil, awsproto.NewError(http.StatusBadRequest, "InvalidIdentityToken", "The https://aws.amazon.com/source_identity claim is not a valid source identity")
-		}
-		sourceIdentity = si
+	ti, terr := webIdentityTrustInput(provider, verified.Audience, &verified.Claims, in, s.dir.Region(), now)
+	if terr != nil {
+		return nil, terr
 	}
-	wi := policy.WebIdentity{
-		ProviderARN:     provider.ARN,
-		ProviderKey:     iam.ProviderConditionPrefix(provider.URL),
-		Audience:        verified.Audience,
-		TokenAudiences:  verified.Claims.Audience,
-		Subject:         verified.Claims.Subject,
-		AMR:             verified.Claims.AMR,
-		IssuedAt:        verified.Claims.IssuedAt,
-		CurrentTime:     now,
-		SourceIP:        in.SourceIP,
-		RequestedRegion: s.dir.Region(),
-		RoleSessionName: in.RoleSessionName,
-		SourceIdentity:  sourceIdentity,
-	}
-	if provider.AllClaimConditionKeys {
-		wi.Claims = claimConditionValues(verified.Claims.Raw)
-	}
-	actions := []string{"sts:AssumeRoleWithWebIdentity"}
-	var tags []Tag
-	var transitive []string
-	if raw, ok := verified.Claims.Raw[claimTags]; ok {
-		var terr *awsproto.Error
-		if tags, transitive, terr = sessionTagsFromClaim(raw); terr != nil {
-			return nil, terr
-		}
-		actions = append(actions, "sts:TagSession")
-	}
-	if sourceIdentity != "" {
-		actions = append(actions, "sts:SetSourceIdentity")
-	}
-	for _, action := range actions {
-		req := wi.Request(action)
-		addRequestTags(req.Context, tags, transitive)
+	sourceIdentity, tags, transitive := ti.sourceIdentity, ti.tags, ti.transitive
+	for _, action := range ti.actions {
+		req := ti.request(action)
 		if d := policy.EvaluateTrust(req, trust); !d.Allowed {
 			if audit.FromContext(ctx) != nil {
 				_, trace := policy.EvaluateTrace(req, trust)
@@ -339,6 +303,68 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	s.log.InfoContext(ctx, "AssumeRoleWithWebIdentity", "role", role.ARN, "session", in.RoleSessionName,
 		"sub", verified.Claims.Subject, "provider", provider.ARN, "expires", session.Expiration)
 	return out, nil
+}
+
+// trustInput is what a role's trust policy is evaluated on for a
+// web-identity token: the condition keys, and the actions the call needs
+// (sts:TagSession and sts:SetSourceIdentity too when the token asks for
+// them). The request path and explanations build it alike, so an
+// explanation decides exactly as the call would.
+type trustInput struct {
+	wi             policy.WebIdentity
+	actions        []string
+	tags           []Tag
+	transitive     []string
+	sourceIdentity string
+}
+
+func webIdentityTrustInput(provider *iam.OIDCProvider, audience string, claims *federation.Claims, in *AssumeRoleWithWebIdentityInput, region string, now time.Time) (trustInput, *awsproto.Error) {
+	var ti trustInput
+	if raw, present := claims.Raw[claimSourceIdentity]; present {
+		// Same rules as AssumeRole's SourceIdentity parameter; a claim that
+		// breaks them is the token's fault (wording unconfirmed).
+		si, ok := raw.(string)
+		if !ok || !sourceIdentityRE.MatchString(si) || utf8.RuneCountInString(si) < 2 || utf8.RuneCountInString(si) > 64 {
+			return ti, awsproto.NewError(http.StatusBadRequest, "InvalidIdentityToken", "The https://aws.amazon.com/source_identity claim is not a valid source identity")
+		}
+		ti.sourceIdentity = si
+	}
+	ti.wi = policy.WebIdentity{
+		ProviderARN:     provider.ARN,
+		ProviderKey:     iam.ProviderConditionPrefix(provider.URL),
+		Audience:        audience,
+		TokenAudiences:  claims.Audience,
+		Subject:         claims.Subject,
+		AMR:             claims.AMR,
+		IssuedAt:        claims.IssuedAt,
+		CurrentTime:     now,
+		SourceIP:        in.SourceIP,
+		RequestedRegion: region,
+		RoleSessionName: in.RoleSessionName,
+		SourceIdentity:  ti.sourceIdentity,
+	}
+	if provider.AllClaimConditionKeys {
+		ti.wi.Claims = claimConditionValues(claims.Raw)
+	}
+	ti.actions = []string{"sts:AssumeRoleWithWebIdentity"}
+	if raw, ok := claims.Raw[claimTags]; ok {
+		var terr *awsproto.Error
+		if ti.tags, ti.transitive, terr = sessionTagsFromClaim(raw); terr != nil {
+			return ti, terr
+		}
+		ti.actions = append(ti.actions, "sts:TagSession")
+	}
+	if ti.sourceIdentity != "" {
+		ti.actions = append(ti.actions, "sts:SetSourceIdentity")
+	}
+	return ti, nil
+}
+
+// request is the trust-policy request for action.
+func (ti *trustInput) request(action string) *policy.Request {
+	req := ti.wi.Request(action)
+	addRequestTags(req.Context, ti.tags, ti.transitive)
+	return req
 }
 
 // addRequestTags exposes session tags to the trust policy as AWS does:
