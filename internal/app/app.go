@@ -73,6 +73,9 @@ type Options struct {
 	// SessionKeyGeneration is the STS session-key generation (default 1);
 	// the previous one still opens tokens.
 	SessionKeyGeneration int
+	// EncodedAuthorizationMessages turns on encoded authorization messages
+	// in AccessDenied answers (config sts.encoded_authorization_messages).
+	EncodedAuthorizationMessages bool
 
 	// NoAudit runs without the audit log (measurement only).
 	NoAudit bool

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/oidcfed/oidcfed/internal/app"
 	"github.com/oidcfed/oidcfed/internal/explain"
 )
 
@@ -316,4 +317,80 @@ func explainPost(t *testing.T, base string, creds *aws.Credentials, service, bod
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+// TestEncodedAuthorizationMessages: with the opt-in setting, an IAM user's
+// AccessDenied carries an encoded message that `aws sts
+// decode-authorization-message` decodes for the root, not for the user;
+// a tampered or empty message gets AWS's errors; without the setting the
+// denial is AWS's plain text.
+func TestEncodedAuthorizationMessages(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
+			hermeticEnv(t)
+			dir := t.TempDir()
+			s := startDev(t, dir, "127.0.0.1:0", func(o *app.Options) { o.NoDemo = true; o.EncodedAuthorizationMessages = on })
+			env := app.ReadEnvFile(filepath.Join(dir, app.DevEnvFileName))
+			w := &stsWorld{testServer: s, home: t.TempDir()}
+			root := []string{"AWS_ACCESS_KEY_ID=" + env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + env["AWS_SECRET_ACCESS_KEY"]}
+			out, errOut, err := w.bash(t, `set -e
+aws iam create-user --user-name bob >/dev/null
+aws iam create-access-key --user-name bob --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text`, root...)
+			if err != nil {
+				t.Fatalf("%v %s", err, errOut)
+			}
+			f := strings.Fields(out)
+			bob := []string{"AWS_ACCESS_KEY_ID=" + f[0], "AWS_SECRET_ACCESS_KEY=" + f[1]}
+			_, denied, err := w.bash(t, `aws iam list-roles`, bob...)
+			if err == nil || !strings.Contains(denied, "(AccessDenied) when calling the ListRoles operation: User: arn:aws:iam::000000000000:user/bob is not authorized to perform: iam:ListRoles on resource: arn:aws:iam::000000000000:role/* because no identity-based policy allows the iam:ListRoles action") {
+				t.Fatalf("denial: %v %s", err, denied)
+			}
+			_, blob, found := strings.Cut(strings.TrimSpace(denied), "Encoded authorization failure message: ")
+			if found != on {
+				t.Fatalf("encoded message present=%v with the setting %v: %s", found, on, denied)
+			}
+			if !on {
+				_, errOut, err := w.bash(t, `aws sts decode-authorization-message --encoded-message abcd`, root...)
+				if err == nil || !strings.Contains(errOut, "(InvalidAuthorizationMessageException)") {
+					t.Fatalf("decode with messages off: %v %s", err, errOut)
+				}
+				return
+			}
+			out, errOut, err = w.bash(t, `aws sts decode-authorization-message --encoded-message "$BLOB" --query DecodedMessage --output text`, append(root, "BLOB="+blob)...)
+			if err != nil {
+				t.Fatalf("root decode: %v %s", err, errOut)
+			}
+			var msg struct {
+				Allowed      bool `json:"allowed"`
+				ExplicitDeny bool `json:"explicitDeny"`
+				Context      struct {
+					Principal struct{ ARN string } `json:"principal"`
+					Action    string               `json:"action"`
+				} `json:"context"`
+			}
+			if err := json.Unmarshal([]byte(out), &msg); err != nil {
+				t.Fatalf("DecodedMessage %q: %v", out, err)
+			}
+			if msg.Allowed || msg.ExplicitDeny || msg.Context.Action != "iam:ListRoles" || msg.Context.Principal.ARN != "arn:aws:iam::000000000000:user/bob" {
+				t.Errorf("decoded %+v", msg)
+			}
+			for _, tc := range []struct{ name, who, message, want string }{
+				{"bob may not decode", "bob", blob, "(AccessDenied) when calling the DecodeAuthorizationMessage operation: User: arn:aws:iam::000000000000:user/bob is not authorized to perform: sts:DecodeAuthorizationMessage"},
+				{"tampered", "root", blob[:len(blob)-2] + "AA", "(InvalidAuthorizationMessageException) when calling the DecodeAuthorizationMessage operation: The encoded authorization message is invalid or has expired."},
+				{"not base64", "root", "!!!", "(InvalidAuthorizationMessageException)"},
+				{"too long", "root", strings.Repeat("A", 10241), "(ValidationError) when calling the DecodeAuthorizationMessage operation: 1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					creds := root
+					if tc.who == "bob" {
+						creds = bob
+					}
+					_, errOut, err := w.bash(t, `aws sts decode-authorization-message --encoded-message "$BLOB"`, append(slices.Clone(creds), "BLOB="+tc.message)...)
+					if err == nil || !strings.Contains(errOut, tc.want) {
+						t.Fatalf("%v %s\nwant %s", err, errOut, tc.want)
+					}
+				})
+			}
+		})
+	}
 }

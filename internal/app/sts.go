@@ -92,6 +92,11 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	}
 	svc := sts.NewService(dir, verifier, keyring, now, log)
 	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
+	if o.EncodedAuthorizationMessages {
+		if err := svc.EncodeAuthorizationMessages(sealer.DeriveKey(sts.AuthorizationMessageKeyInfo)); err != nil {
+			return nil, err
+		}
+	}
 	cache := sigv4.NewKeyCache(1024)
 	keyService := kms.New(kms.Options{Store: st, Seal: sealer.Seal, Open: sealer.Open, Account: dir.Account(), Region: dir.Region(), Now: now})
 	iamHandler := iamapi.NewHandler(dir, svc, cache, log)

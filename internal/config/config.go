@@ -91,6 +91,11 @@ type STS struct {
 	// key without cutting live sessions: the previous generation still
 	// opens tokens until they expire.
 	SessionKeyGeneration int `yaml:"session_key_generation" json:"session_key_generation"`
+	// EncodedAuthorizationMessages (beyond AWS's STS, IAM and KMS; off by
+	// default) appends "Encoded authorization failure message: ..." to
+	// AccessDenied answers of signed calls; sts decode-authorization-message
+	// decodes it for a caller allowed sts:DecodeAuthorizationMessage.
+	EncodedAuthorizationMessages bool `yaml:"encoded_authorization_messages" json:"encoded_authorization_messages"`
 }
 
 // OIDCProvider is an IAM OIDC identity provider (CreateOpenIDConnectProvider

@@ -94,6 +94,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.getCallerIdentity(w, r, ev, body)
 	case "AssumeRole":
 		h.assumeRole(w, r, ev, body, values)
+	case "DecodeAuthorizationMessage":
+		h.decodeAuthorizationMessage(w, r, ev, body, values)
 	default:
 		h.fail(w, r, ev, awsproto.InvalidAction(action, values.Version()))
 	}
@@ -241,6 +243,24 @@ func (h *Handler) assumeRole(w http.ResponseWriter, r *http.Request, ev *audit.E
 			x.Element("PackedPolicySize", strconv.Itoa(*out.PackedPolicySize))
 		}
 		x.OptElement("SourceIdentity", out.SourceIdentity)
+	})
+}
+
+func (h *Handler) decodeAuthorizationMessage(w http.ResponseWriter, r *http.Request, ev *audit.Event, body []byte, v awsproto.Values) {
+	caller, aerr := h.authenticate(r, body)
+	if aerr != nil {
+		h.fail(w, r, ev, aerr)
+		return
+	}
+	// The message itself is not recorded: it is the privileged detail the
+	// decode is gated for, and the denial it came from is already audited.
+	decoded, aerr := h.svc.DecodeAuthorizationMessage(r.Context(), caller, v.Get("EncodedMessage"))
+	if aerr != nil {
+		h.fail(w, r, ev, aerr)
+		return
+	}
+	h.succeed(w, r, ev, "DecodeAuthorizationMessage", func(x *awsproto.XMLWriter) {
+		x.Element("DecodedMessage", decoded)
 	})
 }
 
@@ -423,7 +443,11 @@ func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource
 			_, trace := policy.EvaluateSessionTrace(req, identity, session)
 			noteDecision(ctx, policyLabels(len(identity), len(session)), trace)
 		}
-		return deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
+		e := deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
+		if blob := s.encodeDenial(c, req, d, identity, session); blob != "" {
+			e.Message += " Encoded authorization failure message: " + blob
+		}
+		return e
 	}
 	return nil
 }

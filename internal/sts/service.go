@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,10 @@ type Service struct {
 	// IAM entities.)
 	policyMu sync.RWMutex
 	policies map[string]*policy.Policy
+
+	// authzMessages seals encoded authorization messages; nil when they
+	// are off (the default, as on AWS's IAM, KMS and STS).
+	authzMessages cipher.AEAD
 }
 
 // maxParsedPolicies bounds the session-policy cache.
