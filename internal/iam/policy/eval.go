@@ -234,18 +234,14 @@ func (s *Statement) applies(req *Request, vars bool, tr *StatementTrace) bool {
 		return fail("Action", "action ", req.Action, " is not listed")
 	}
 	if s.resources != nil {
-		matched, missing, ok := matchResources(s.resources, req, vars)
-		element := "Resource"
-		if s.NotResource != nil {
-			element = "NotResource"
-		}
+		matched, missing := matchResources(s.resources, req, vars)
 		switch {
-		case !ok:
-			return fail(element, "policy variable ${", missing, "} has no value")
-		case matched == (s.NotResource != nil) && s.NotResource != nil:
-			return fail(element, "resource ", req.Resource, " is excluded")
-		case matched == (s.NotResource != nil):
-			return fail(element, "resource ", req.Resource, " is not listed")
+		case matched && s.NotResource != nil:
+			return fail("NotResource", "resource ", req.Resource, " is excluded")
+		case !matched && s.NotResource == nil && missing != "":
+			return fail("Resource", "resource ", req.Resource, " is not listed (policy variable ${", missing, "} has no value)")
+		case !matched && s.NotResource == nil:
+			return fail("Resource", "resource ", req.Resource, " is not listed")
 		}
 	}
 	for _, c := range s.Conditions {
@@ -281,9 +277,10 @@ func matchAny(patterns []template, action string) bool {
 }
 
 // matchResources matches the resource (case-sensitively) against Resource/NotResource entries
-// with variables substituted; an entry whose variable cannot be resolved makes the whole
-// element unresolved (ok false), so the statement does not apply either way.
-func matchResources(patterns []template, req *Request, vars bool) (matched bool, missing string, ok bool) {
+// with variables substituted. An entry whose variable has no value matches no resource (as
+// AWS documents for both Resource and NotResource: a NotResource entry that cannot be
+// resolved excludes nothing); missing names the first such variable.
+func matchResources(patterns []template, req *Request, vars bool) (matched bool, missing string) {
 	for i := range patterns {
 		p := &patterns[i]
 		if p.literal {
@@ -292,15 +289,20 @@ func matchResources(patterns []template, req *Request, vars bool) (matched bool,
 		}
 		pattern := p.glob
 		if vars && p.parts != nil {
-			if pattern, missing, ok = p.render(req.Context, true); !ok {
-				return false, missing, false
+			var unresolved string
+			var ok bool
+			if pattern, unresolved, ok = p.render(req.Context, true); !ok {
+				if missing == "" {
+					missing = unresolved
+				}
+				continue
 			}
 		}
 		if globMatch(pattern, req.Resource, false) {
 			matched = true
 		}
 	}
-	return matched, "", true
+	return matched, missing
 }
 
 // matches reports whether the request principal is one of ps. "*" matches everyone; a
