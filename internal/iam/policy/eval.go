@@ -224,7 +224,7 @@ func (s *Statement) applies(req *Request, vars bool, tr *StatementTrace) bool {
 	if s.Principal != nil && !s.Principal.matchesFor(req) {
 		return fail("Principal", "principal ", req.Principal.ID, " is not listed")
 	}
-	if s.NotPrincipal != nil && s.NotPrincipal.matchesFor(req) {
+	if s.NotPrincipal != nil && s.NotPrincipal.names(req.Principal) {
 		return fail("NotPrincipal", "principal ", req.Principal.ID, " is excluded")
 	}
 	if matchAny(s.actions, req.Action) == (s.NotAction != nil) {
@@ -352,6 +352,43 @@ func (ps *Principals) matchesFor(req *Request) bool {
 	}
 	for _, v := range ps.AWS {
 		if v == "*" || v == req.Principal.ID || !isAccountPrincipal(v) && awsPrincipalCovers(v, req.Principal.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// names reports whether a NotPrincipal element names p itself. Unlike Principal, an entry
+// naming an account or a role does not stand for the principals in it: AWS documents
+// NotPrincipal ["arn:aws:iam::444455556666:user/Bob", "arn:aws:iam::444455556666:root"] with
+// Deny as denying every principal except Bob (the account's other users included), and
+// [session, role, account] as denying all but that one session (IAM User Guide,
+// "AWS JSON policy elements: NotPrincipal").
+func (ps *Principals) names(p Principal) bool {
+	if ps.Any {
+		return true
+	}
+	var list []string
+	switch p.Type {
+	case PrincipalAWS:
+		list = ps.AWS
+		for _, v := range list {
+			// An account id names the account's root user, as its :root ARN does.
+			if seg, ok := arnSegments(p.ID); ok && isAccountID(v) && seg[2] == "iam" && seg[5] == "root" && seg[4] == v {
+				return true
+			}
+		}
+	case PrincipalFederated:
+		list = ps.Federated
+	case PrincipalService:
+		list = ps.Service
+	case PrincipalCanonicalUser:
+		list = ps.CanonicalUser
+	default:
+		return false
+	}
+	for _, v := range list {
+		if v == "*" || v == p.ID {
 			return true
 		}
 	}
