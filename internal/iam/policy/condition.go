@@ -266,8 +266,9 @@ const (
 //     by adding an innocuous value.
 //   - a request value the operator cannot read (NumericEquals on "abc") satisfies neither the
 //     operator nor its negation.
-//   - a policy value whose variable has no value (and no default) is null and matches no
-//     request value (IAM User Guide, "Policy variables with no value").
+//   - a policy variable with no value (and no default) is null: the condition holding it is
+//     false, or true for a negated operator (IAM User Guide, "Policy variables with no
+//     value").
 func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 	actual, present := ctx.lookup(c.keyLow, c.Key)
 	present = present && len(actual) > 0
@@ -295,14 +296,19 @@ func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 		return c.op.ifExists || c.op.negated
 	}
 
-	// A value whose variable has no value is effectively null: no request value equals or is
-	// like it, so it drops out of the comparison (a negated operator then matches).
-	patterns, missing := c.patterns(ctx, vars)
-	if tr != nil && c.hasVariables && vars {
-		tr.Expected = patterns
-		if missing != "" {
+	patterns, missing, ok := c.patterns(ctx, vars)
+	if !ok {
+		// A variable with no value is effectively null: "condition operators like
+		// StringEquals or StringLike do not match", "inverted condition operators like
+		// StringNotEquals or StringNotLike do match against a null value" (IAM User Guide,
+		// "Policy variables with no value").
+		if tr != nil {
 			tr.Reason = "policy variable ${" + missing + "} has no value"
 		}
+		return c.op.negated
+	}
+	if tr != nil && c.hasVariables && vars {
+		tr.Expected = patterns
 	}
 
 	forAll := c.op.set == setForAllValues || c.op.set == setNone && c.op.negated
@@ -325,32 +331,26 @@ func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 }
 
 // patterns returns the string/ARN policy values with variables substituted (Like-style
-// families get the escaped-glob form). Without variables it returns a cached slice. A value
-// holding a variable with no value is left out (AWS: it is effectively null, so nothing
-// equals or is like it); missing names the first such variable.
-func (c *Condition) patterns(ctx Context, vars bool) (out []string, missing string) {
+// families get the escaped-glob form). Without variables it returns a cached slice. ok is
+// false when a variable has no value; missing names it.
+func (c *Condition) patterns(ctx Context, vars bool) (out []string, missing string, ok bool) {
 	if !c.op.family.usesVariables() {
-		return nil, ""
+		return nil, "", true
 	}
 	glob := c.op.family == famStringLike || c.op.family == famArn
 	if !c.hasVariables || !vars {
 		if glob {
-			return c.globs, ""
+			return c.globs, "", true
 		}
-		return c.Values, ""
+		return c.Values, "", true
 	}
-	out = make([]string, 0, len(c.values))
+	out = make([]string, len(c.values))
 	for i := range c.values {
-		v, unresolved, ok := c.values[i].render(ctx, glob)
-		if !ok {
-			if missing == "" {
-				missing = unresolved
-			}
-			continue
+		if out[i], missing, ok = c.values[i].render(ctx, glob); !ok {
+			return nil, missing, false
 		}
-		out = append(out, v)
 	}
-	return out, missing
+	return out, "", true
 }
 
 // compare says whether request value v matches any of the policy values.

@@ -14,8 +14,8 @@
 //     operator nor its negation;
 //   - a policy variable with no value (and no default) is effectively null, as AWS documents:
 //     the Resource or NotResource entry holding it matches no resource (so a NotResource
-//     entry excludes nothing), and the condition value holding it equals or is like no
-//     request value (so StringNotEquals and the other negated operators match);
+//     entry excludes nothing), and the condition holding it does not match, unless its
+//     operator is negated (StringNotEquals, StringNotLike, ArnNotLike...), which matches;
 //   - {"AWS": "*"} matches AWS principals only, never a web identity;
 //   - ArnLike patterns with colons but fewer than six components match nothing.
 package policy

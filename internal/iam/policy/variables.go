@@ -104,8 +104,8 @@ func parseVariable(body string) (tpart, bool) {
 // matching: substituted values and escapes become literal characters) over plain text (for
 // Equals-style matching). A variable whose key is absent, or multi-valued (no single value to
 // substitute), takes its default; without one the template is unresolved (ok false): the
-// Resource entry or condition value holding it matches nothing. missing names the first
-// unresolved key.
+// Resource entry holding it matches nothing, the condition holding it is false (true when
+// negated). missing names the first unresolved key.
 func (t *template) render(ctx Context, glob bool) (s string, missing string, ok bool) {
 	if t.parts == nil {
 		if glob {

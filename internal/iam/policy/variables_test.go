@@ -76,8 +76,8 @@ func TestVariablesInConditions(t *testing.T) {
 		// Guide, "Policy variables with no value"). This case used to expect false.
 		{"unresolved: negated matches", Version2012, `{"StringNotEquals":{"k:owner":"${aws:userid}"}}`, true},
 		{"unresolved: negated like matches", Version2012, `{"StringNotLike":{"k:owner":"${aws:userid}*"}}`, true},
-		{"unresolved value beside a resolved one", Version2012, `{"StringEquals":{"k:owner":["${aws:userid}","alice"]}}`, true},
-		{"unresolved value beside a resolved one, negated", Version2012, `{"StringNotEquals":{"k:owner":["${aws:userid}","alice"]}}`, false},
+		{"unresolved value beside a resolved one", Version2012, `{"StringEquals":{"k:owner":["${aws:userid}","alice"]}}`, false},
+		{"unresolved value beside a resolved one, negated", Version2012, `{"StringNotEquals":{"k:owner":["${aws:userid}","alice"]}}`, true},
 		{"default in condition", Version2012, `{"StringEquals":{"k:owner":"${aws:userid,'alice'}"}}`, true},
 		{"escape in StringEquals", Version2012, `{"StringEquals":{"k:star":"${*}"}}`, true},
 		{"escape in StringLike is literal", Version2012, `{"StringLike":{"k:owner":"${*}"}}`, false},
