@@ -185,8 +185,9 @@ func parseNumber(s string) (float64, bool) {
 	return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
-// dateLayouts are the ISO 8601 forms IAM documents and SDKs produce; epoch seconds are handled
-// separately. A zone-less form is UTC.
+// dateLayouts are the ISO 8601 forms IAM documents (the W3C profile, NOTE-datetime) and SDKs
+// produce; epoch seconds are handled separately, and so a bare year (W3C's YYYY) reads as
+// epoch seconds. A zone-less form is UTC.
 var dateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -194,6 +195,7 @@ var dateLayouts = []string{
 	"2006-01-02T15:04:05",
 	"2006-01-02T15:04",
 	"2006-01-02",
+	"2006-01",
 }
 
 func parseDate(s string) (time.Time, bool) {
