@@ -185,8 +185,9 @@ func parseNumber(s string) (float64, bool) {
 	return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
-// dateLayouts are the ISO 8601 forms IAM documents and SDKs produce; epoch seconds are handled
-// separately. A zone-less form is UTC.
+// dateLayouts are the ISO 8601 forms IAM documents (the W3C profile, NOTE-datetime) and SDKs
+// produce; epoch seconds are handled separately, and so a bare year (W3C's YYYY) reads as
+// epoch seconds. A zone-less form is UTC.
 var dateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -194,6 +195,7 @@ var dateLayouts = []string{
 	"2006-01-02T15:04:05",
 	"2006-01-02T15:04",
 	"2006-01-02",
+	"2006-01",
 }
 
 func parseDate(s string) (time.Time, bool) {
@@ -266,6 +268,9 @@ const (
 //     by adding an innocuous value.
 //   - a request value the operator cannot read (NumericEquals on "abc") satisfies neither the
 //     operator nor its negation.
+//   - a policy variable with no value (and no default) is null: the condition holding it is
+//     false, or true for a negated operator (IAM User Guide, "Policy variables with no
+//     value").
 func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 	actual, present := ctx.lookup(c.keyLow, c.Key)
 	present = present && len(actual) > 0
@@ -295,10 +300,14 @@ func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 
 	patterns, missing, ok := c.patterns(ctx, vars)
 	if !ok {
+		// A variable with no value is effectively null: "condition operators like
+		// StringEquals or StringLike do not match", "inverted condition operators like
+		// StringNotEquals or StringNotLike do match against a null value" (IAM User Guide,
+		// "Policy variables with no value").
 		if tr != nil {
 			tr.Reason = "policy variable ${" + missing + "} has no value"
 		}
-		return false
+		return c.op.negated
 	}
 	if tr != nil && c.hasVariables && vars {
 		tr.Expected = patterns
@@ -324,7 +333,8 @@ func (c *Condition) test(ctx Context, vars bool, tr *ConditionTrace) bool {
 }
 
 // patterns returns the string/ARN policy values with variables substituted (Like-style
-// families get the escaped-glob form). Without variables it returns a cached slice.
+// families get the escaped-glob form). Without variables it returns a cached slice. ok is
+// false when a variable has no value; missing names it.
 func (c *Condition) patterns(ctx Context, vars bool) (out []string, missing string, ok bool) {
 	if !c.op.family.usesVariables() {
 		return nil, "", true

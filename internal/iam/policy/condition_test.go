@@ -123,6 +123,7 @@ func TestDateOperators(t *testing.T) {
 		{"DateEquals ISO vs epoch", `{"DateEquals":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}`, ctx("aws:CurrentTime", "1767225600"), true},
 		{"DateEquals offset", `{"DateEquals":{"aws:CurrentTime":"2026-01-01T01:00:00+01:00"}}`, ctx("aws:CurrentTime", "2026-01-01T00:00:00Z"), true},
 		{"DateEquals date only", `{"DateEquals":{"aws:CurrentTime":"2026-01-01"}}`, ctx("aws:CurrentTime", "2026-01-01T00:00:00Z"), true},
+		{"DateLessThan W3C year-month", `{"DateLessThan":{"aws:CurrentTime":"2026-07"}}`, ctx("aws:CurrentTime", "2026-06-30T23:59:59Z"), true},
 		{"DateEquals millis", `{"DateEquals":{"aws:CurrentTime":"2026-01-01T00:00:00.000Z"}}`, ctx("aws:CurrentTime", "2026-01-01T00:00:00Z"), true},
 		{"DateNotEquals", `{"DateNotEquals":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}`, ctx("aws:CurrentTime", "2026-01-02T00:00:00Z"), true},
 		{"DateLessThan before", `{"DateLessThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}`, ctx("aws:CurrentTime", "2025-12-31T23:59:59Z"), true},

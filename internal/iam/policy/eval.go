@@ -224,7 +224,7 @@ func (s *Statement) applies(req *Request, vars bool, tr *StatementTrace) bool {
 	if s.Principal != nil && !s.Principal.matchesFor(req) {
 		return fail("Principal", "principal ", req.Principal.ID, " is not listed")
 	}
-	if s.NotPrincipal != nil && s.NotPrincipal.matchesFor(req) {
+	if s.NotPrincipal != nil && s.NotPrincipal.names(req.Principal) {
 		return fail("NotPrincipal", "principal ", req.Principal.ID, " is excluded")
 	}
 	if matchAny(s.actions, req.Action) == (s.NotAction != nil) {
@@ -234,18 +234,14 @@ func (s *Statement) applies(req *Request, vars bool, tr *StatementTrace) bool {
 		return fail("Action", "action ", req.Action, " is not listed")
 	}
 	if s.resources != nil {
-		matched, missing, ok := matchResources(s.resources, req, vars)
-		element := "Resource"
-		if s.NotResource != nil {
-			element = "NotResource"
-		}
+		matched, missing := matchResources(s.resources, req, vars)
 		switch {
-		case !ok:
-			return fail(element, "policy variable ${", missing, "} has no value")
-		case matched == (s.NotResource != nil) && s.NotResource != nil:
-			return fail(element, "resource ", req.Resource, " is excluded")
-		case matched == (s.NotResource != nil):
-			return fail(element, "resource ", req.Resource, " is not listed")
+		case matched && s.NotResource != nil:
+			return fail("NotResource", "resource ", req.Resource, " is excluded")
+		case !matched && s.NotResource == nil && missing != "":
+			return fail("Resource", "resource ", req.Resource, " is not listed (policy variable ${", missing, "} has no value)")
+		case !matched && s.NotResource == nil:
+			return fail("Resource", "resource ", req.Resource, " is not listed")
 		}
 	}
 	for _, c := range s.Conditions {
@@ -281,9 +277,10 @@ func matchAny(patterns []template, action string) bool {
 }
 
 // matchResources matches the resource (case-sensitively) against Resource/NotResource entries
-// with variables substituted; an entry whose variable cannot be resolved makes the whole
-// element unresolved (ok false), so the statement does not apply either way.
-func matchResources(patterns []template, req *Request, vars bool) (matched bool, missing string, ok bool) {
+// with variables substituted. An entry whose variable has no value matches no resource (as
+// AWS documents for both Resource and NotResource: a NotResource entry that cannot be
+// resolved excludes nothing); missing names the first such variable.
+func matchResources(patterns []template, req *Request, vars bool) (matched bool, missing string) {
 	for i := range patterns {
 		p := &patterns[i]
 		if p.literal {
@@ -292,15 +289,20 @@ func matchResources(patterns []template, req *Request, vars bool) (matched bool,
 		}
 		pattern := p.glob
 		if vars && p.parts != nil {
-			if pattern, missing, ok = p.render(req.Context, true); !ok {
-				return false, missing, false
+			var unresolved string
+			var ok bool
+			if pattern, unresolved, ok = p.render(req.Context, true); !ok {
+				if missing == "" {
+					missing = unresolved
+				}
+				continue
 			}
 		}
 		if globMatch(pattern, req.Resource, false) {
 			matched = true
 		}
 	}
-	return matched, "", true
+	return matched, missing
 }
 
 // matches reports whether the request principal is one of ps. "*" matches everyone; a
@@ -350,6 +352,43 @@ func (ps *Principals) matchesFor(req *Request) bool {
 	}
 	for _, v := range ps.AWS {
 		if v == "*" || v == req.Principal.ID || !isAccountPrincipal(v) && awsPrincipalCovers(v, req.Principal.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// names reports whether a NotPrincipal element names p itself. Unlike Principal, an entry
+// naming an account or a role does not stand for the principals in it: AWS documents
+// NotPrincipal ["arn:aws:iam::444455556666:user/Bob", "arn:aws:iam::444455556666:root"] with
+// Deny as denying every principal except Bob (the account's other users included), and
+// [session, role, account] as denying all but that one session (IAM User Guide,
+// "AWS JSON policy elements: NotPrincipal").
+func (ps *Principals) names(p Principal) bool {
+	if ps.Any {
+		return true
+	}
+	var list []string
+	switch p.Type {
+	case PrincipalAWS:
+		list = ps.AWS
+		for _, v := range list {
+			// An account id names the account's root user, as its :root ARN does.
+			if seg, ok := arnSegments(p.ID); ok && isAccountID(v) && seg[2] == "iam" && seg[5] == "root" && seg[4] == v {
+				return true
+			}
+		}
+	case PrincipalFederated:
+		list = ps.Federated
+	case PrincipalService:
+		list = ps.Service
+	case PrincipalCanonicalUser:
+		list = ps.CanonicalUser
+	default:
+		return false
+	}
+	for _, v := range list {
+		if v == "*" || v == p.ID {
 			return true
 		}
 	}

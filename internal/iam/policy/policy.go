@@ -12,9 +12,10 @@
 //     no value matches (Condition.test);
 //   - a request value an operator cannot read (a non-number for Numeric*) satisfies neither the
 //     operator nor its negation;
-//   - an unresolvable policy variable without a default fails the element holding it
-//     (Resource, NotResource or the condition), whatever the operator, as AWS documents; a
-//     Deny statement holding it then does not apply;
+//   - a policy variable with no value (and no default) is effectively null, as AWS documents:
+//     the Resource or NotResource entry holding it matches no resource (so a NotResource
+//     entry excludes nothing), and the condition holding it does not match, unless its
+//     operator is negated (StringNotEquals, StringNotLike, ArnNotLike...), which matches;
 //   - {"AWS": "*"} matches AWS principals only, never a web identity;
 //   - ArnLike patterns with colons but fewer than six components match nothing.
 package policy

@@ -103,8 +103,9 @@ func parseVariable(body string) (tpart, bool) {
 // render substitutes the variables. glob selects the escaped-glob form (for Like-style
 // matching: substituted values and escapes become literal characters) over plain text (for
 // Equals-style matching). A variable whose key is absent, or multi-valued (no single value to
-// substitute), takes its default; without one the template is unresolved (ok false) and the
-// element holding it does not match. missing names the first unresolved key.
+// substitute), takes its default; without one the template is unresolved (ok false): the
+// Resource entry holding it matches nothing, the condition holding it is false (true when
+// negated). missing names the first unresolved key.
 func (t *template) render(ctx Context, glob bool) (s string, missing string, ok bool) {
 	if t.parts == nil {
 		if glob {

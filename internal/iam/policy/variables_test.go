@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -43,12 +44,21 @@ func TestVariablesInResource(t *testing.T) {
 		})
 	}
 
-	// NotResource with an unresolved variable: the statement does not apply at all.
+	// NotResource with an unresolved variable: the entry matches no resource, so it excludes
+	// nothing and the Deny applies everywhere (IAM User Guide, "Policy variables with no
+	// value": "the resource that includes a policy variable with no value will not match any
+	// resource"). This test used to assert that the statement did not apply at all.
 	p := mustParse(t, IdentityPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
 		{"Effect":"Deny","Action":"*","NotResource":"arn:aws:s3:::home/${aws:userid}/*"}]}`)
 	d, trace := EvaluateTrace(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::x", Context: c}, p)
-	if d.Effect != Allow || trace[1].Failed != "NotResource" || trace[1].Reason != "policy variable ${aws:userid} has no value" {
+	if d.Effect != ExplicitDeny || d.Statement != 1 || !trace[1].Matched {
 		t.Errorf("got %+v, trace %+v", d, trace[1])
+	}
+	// A Resource entry with an unresolved variable says why it did not match.
+	p = mustParse(t, IdentityPolicy, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::home/${aws:userid}/*"}}`)
+	_, trace = EvaluateTrace(&Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::home//x", Context: c}, p)
+	if trace[0].Failed != "Resource" || !strings.Contains(trace[0].Reason, "policy variable ${aws:userid} has no value") {
+		t.Errorf("trace %+v", trace[0])
 	}
 }
 
@@ -62,7 +72,12 @@ func TestVariablesInConditions(t *testing.T) {
 		{"StringEquals with variable", Version2012, `{"StringEquals":{"k:owner":"${aws:username}"}}`, true},
 		{"2008 keeps it literal", Version2008, `{"StringEquals":{"k:owner":"${aws:username}"}}`, false},
 		{"unresolved: positive false", Version2012, `{"StringEquals":{"k:owner":"${aws:userid}"}}`, false},
-		{"unresolved: negated false too", Version2012, `{"StringNotEquals":{"k:owner":"${aws:userid}"}}`, false},
+		// A variable with no value is effectively null: negated operators match it (IAM User
+		// Guide, "Policy variables with no value"). This case used to expect false.
+		{"unresolved: negated matches", Version2012, `{"StringNotEquals":{"k:owner":"${aws:userid}"}}`, true},
+		{"unresolved: negated like matches", Version2012, `{"StringNotLike":{"k:owner":"${aws:userid}*"}}`, true},
+		{"unresolved value beside a resolved one", Version2012, `{"StringEquals":{"k:owner":["${aws:userid}","alice"]}}`, false},
+		{"unresolved value beside a resolved one, negated", Version2012, `{"StringNotEquals":{"k:owner":["${aws:userid}","alice"]}}`, true},
 		{"default in condition", Version2012, `{"StringEquals":{"k:owner":"${aws:userid,'alice'}"}}`, true},
 		{"escape in StringEquals", Version2012, `{"StringEquals":{"k:star":"${*}"}}`, true},
 		{"escape in StringLike is literal", Version2012, `{"StringLike":{"k:owner":"${*}"}}`, false},
