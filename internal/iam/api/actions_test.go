@@ -20,7 +20,8 @@ func TestActions(t *testing.T) {
 		SetDefaultPolicyVersion DeletePolicyVersion ListEntitiesForPolicy
 		CreateUser GetUser ListUsers DeleteUser TagUser UntagUser ListUserTags
 		PutUserPolicy GetUserPolicy ListUserPolicies DeleteUserPolicy AttachUserPolicy DetachUserPolicy ListAttachedUserPolicies
-		CreateAccessKey ListAccessKeys UpdateAccessKey DeleteAccessKey GetAccountAuthorizationDetails`)
+		CreateAccessKey ListAccessKeys UpdateAccessKey DeleteAccessKey GetAccountAuthorizationDetails
+		SimulateCustomPolicy SimulatePrincipalPolicy`)
 	var got []string
 	for name := range actions {
 		got = append(got, name)

@@ -162,6 +162,9 @@ func init() {
 		// identities.go.
 		// Account.
 		"GetAccountAuthorizationDetails": read((*Handler).getAccountAuthorizationDetails),
+		// The policy simulator: see simulate.go.
+		"SimulateCustomPolicy":    read((*Handler).simulateCustomPolicy),
+		"SimulatePrincipalPolicy": read((*Handler).simulatePrincipalPolicy),
 	}
 	for _, k := range []*identityKind{roleKind, userKind} {
 		k.register(actions)
@@ -208,7 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name := v.Action()
 	ev.EventName = auditValue(name)
-	ev.ReadOnly = strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")
+	ev.ReadOnly = strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") || strings.HasPrefix(name, "Simulate")
 	ev.RequestParameters = requestParameters(v)
 	ev.Resources = resources(h.m.Account(), v)
 	var x awsproto.XMLWriter

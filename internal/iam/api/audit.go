@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -77,6 +78,11 @@ func resources(account string, v awsproto.Values) []audit.Resource {
 		add("AWS::IAM::Policy", arn)
 	} else if n := v.Get("PolicyName"); n != "" && v.Action() == "CreatePolicy" {
 		add("AWS::IAM::Policy", "arn:aws:iam::"+account+":policy"+v.Get("Path")+n)
+	}
+	if arn := v.Get("PolicySourceArn"); strings.Contains(arn, ":user/") {
+		add("AWS::IAM::User", arn)
+	} else if strings.Contains(arn, ":role/") {
+		add("AWS::IAM::Role", arn)
 	}
 	if arn := v.Get("OpenIDConnectProviderArn"); arn != "" {
 		add("AWS::IAM::OIDCProvider", arn)

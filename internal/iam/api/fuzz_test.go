@@ -36,6 +36,8 @@ func FuzzIAMForm(f *testing.F) {
 		"Action=GetAccountAuthorizationDetails&Version=2010-05-08&Filter.member.1=Role",
 		"Action=CreateUser&Version=2010-05-08&UserName=u&Path=%2Fa%2F",
 		"Action=UntagRole&Version=2010-05-08&RoleName=r&TagKeys.member.2=k",
+		"Action=SimulateCustomPolicy&Version=2010-05-08&PolicyInputList.member.1=%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A*%22%2C%22Resource%22%3A%22*%22%2C%22Condition%22%3A%7B%22IpAddress%22%3A%7B%22aws%3ASourceIp%22%3A%2210.0.0.0%2F8%22%7D%7D%7D%7D&ActionNames.member.1=s3%3AGetObject&ResourceArns.member.1=arn%3Aaws%3As3%3A%3A%3Ab%2Fk&ContextEntries.member.1.ContextKeyName=aws%3ASourceIp&ContextEntries.member.1.ContextKeyType=ip&ContextEntries.member.1.ContextKeyValues.member.1=10.1.2.3&MaxItems=1",
+		"Action=SimulatePrincipalPolicy&Version=2010-05-08&PolicySourceArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&ActionNames.member.1=sts%3AAssumeRole&ResourcePolicy=%7B%7D&CallerArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Auser%2Fu",
 	} {
 		f.Add(s)
 	}
@@ -87,6 +89,48 @@ func FuzzIAMForm(f *testing.F) {
 		}
 		if e.HTTPStatus < 400 || e.HTTPStatus >= 500 || e.Code == "" || e.Message == "" {
 			t.Fatalf("%q: %d %s %q (cause %v)", body, e.HTTPStatus, e.Code, e.Message, errors.Unwrap(e))
+		}
+	})
+}
+
+// FuzzContextEntries decodes arbitrary ContextEntries parameters: every
+// outcome is a context or a 400 error, never a panic; a context holds one
+// key per entry, each with at most as many values as were sent.
+func FuzzContextEntries(f *testing.F) {
+	for _, s := range []string{
+		"ContextEntries.member.1.ContextKeyName=aws%3ACurrentTime&ContextEntries.member.1.ContextKeyType=date&ContextEntries.member.1.ContextKeyValues.member.1=2019-04-25T11%3A00%3A00Z",
+		"ContextEntries.member.1.ContextKeyName=aws%3ATagKeys&ContextEntries.member.1.ContextKeyType=stringList&ContextEntries.member.1.ContextKeyValues.member.1=a&ContextEntries.member.1.ContextKeyValues.member.2=b",
+		"ContextEntries.member.1.ContextKeyName=aws%3ASourceIp&ContextEntries.member.1.ContextKeyType=ipList&ContextEntries.member.1.ContextKeyValues.member.1=10.0.0.1&ContextEntries.member.2.ContextKeyName=aws%3AMultiFactorAuthAge&ContextEntries.member.2.ContextKeyType=numeric&ContextEntries.member.2.ContextKeyValues.member.1=3600",
+		"ContextEntries.member.1.ContextKeyName=k%3Abin&ContextEntries.member.1.ContextKeyType=binaryList&ContextEntries.member.1.ContextKeyValues=",
+		"ContextEntries.member.2.ContextKeyName=a%3Abcde&ContextEntries.member.1.ContextKeyType=boolean&ContextEntries.member.01.ContextKeyValues.member.1=true",
+		"ContextEntries=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		v, err := awsproto.ParseQueryString(body)
+		if err != nil {
+			return
+		}
+		ctx, e := contextEntries(v)
+		if e != nil {
+			if e.HTTPStatus != http.StatusBadRequest || e.Code == "" || e.Message == "" {
+				t.Fatalf("%q: %d %s %q", body, e.HTTPStatus, e.Code, e.Message)
+			}
+			return
+		}
+		sent := 0
+		for _, name := range v.Names() {
+			if strings.HasPrefix(name, "ContextEntries.member.") {
+				sent++
+			}
+		}
+		values := 0
+		for _, vals := range ctx {
+			values += len(vals)
+		}
+		if len(ctx) > sent || values > sent {
+			t.Fatalf("%q: %d keys and %d values from %d parameters", body, len(ctx), values, sent)
 		}
 	})
 }
