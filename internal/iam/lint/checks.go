@@ -112,7 +112,7 @@ func (l *linter) statement(i int, s *policy.Statement) {
 	}
 	if s.NotAction != nil {
 		l.add(ruleNotAction, High, i, s.Sid, stmtPath(i)+".NotAction",
-			fmt.Sprintf("Statement[%d] allows every action except %s, which includes sts:AssumeRoleWithWebIdentity, sts:TagSession and whatever STS adds later.", i, quoteList(s.NotAction)),
+			fmt.Sprintf("Statement[%d] allows every action except %s: every other STS action is granted, and so is any STS adds later.", i, quoteList(s.NotAction)),
 			`Write "Action": "sts:AssumeRoleWithWebIdentity" (and "sts:TagSession" only if the tokens carry session tags).`)
 	}
 	if !isWebIdentityStatement(s) {
@@ -182,15 +182,15 @@ func (l *linter) providerList() string {
 	if len(l.providers) == 0 {
 		return "none"
 	}
-	var arns []string
+	var names []string
 	for _, p := range l.providers {
-		arns = append(arns, p.ARN)
+		names = append(names, p.name())
 	}
-	return strings.Join(arns, ", ")
+	return strings.Join(names, ", ")
 }
 
 func (l *linter) namePrincipalFix() string {
-	if len(l.providers) > 0 {
+	if len(l.providers) > 0 && l.providers[0].ARN != "" {
 		return fmt.Sprintf(`Name the provider: "Principal": {"Federated": %q}.`, l.providers[0].ARN)
 	}
 	return fmt.Sprintf(`Name the provider: "Principal": {"Federated": "arn:aws:iam::%s:oidc-provider/gitlab.example.com"}.`, l.accountOr("ACCOUNT_ID"))
@@ -355,6 +355,9 @@ func (l *linter) crossings(i int, s *policy.Statement, iss issuer, mine []cond) 
 					owner = "owner"
 				}
 				msg := fmt.Sprintf("%s %q also matches %s: the wildcard runs past the name %q into every %s whose name starts with it, and %s.", c.Key, v, sibling(fixed, v, true, scheme.depth), fixed[len(scheme.prefix):], owner, who)
+				if strings.HasSuffix(c.claim, "_id") {
+					msg = fmt.Sprintf("%s %q also matches %s: every id starting %q, and ids go to whoever creates the next project or group.", c.Key, v, sibling(fixed, v, true, scheme.depth), fixed)
+				}
 				l.add(ruleCrossing, sev, i, s.Sid, c.path, msg, crossingAdvice(fix, c.Key, v))
 				continue
 			}
@@ -519,7 +522,7 @@ func (l *linter) audience(i int, s *policy.Statement, iss issuer, mine []cond) {
 		}
 		l.add(ruleAudClientID, sev, i, s.Sid, c.path,
 			fmt.Sprintf("%s %s: %s is not among the client IDs of %s (%s); STS refuses tokens for other audiences, so %s.", c.Key, c.Operator, quoteList(dead), iss.arn, quoteList(iss.account.ClientIDs), consequence),
-			fmt.Sprintf("Use one of %s, or add the audience to the provider (aws iam add-client-id-to-open-id-connect-provider --client-id %s).", quoteList(iss.account.ClientIDs), dead[0]))
+			fmt.Sprintf("Use one of %s, or add the audience to the provider (aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s).", quoteList(iss.account.ClientIDs), iss.arn, dead[0]))
 	}
 }
 

@@ -101,15 +101,33 @@ type Finding struct {
 	Sid       string `json:"sid,omitempty"`
 	// Path locates it: Statement[0].Condition.StringLike["gitlab.com:sub"], MaxSessionDuration.
 	Path string `json:"path"`
+	// Line is the 1-based line of the document where Path starts; 0 when it has none (the
+	// role's MaxSessionDuration).
+	Line int `json:"line,omitempty"`
+}
+
+// String is the finding on one line: "OIDC001 no-sub-condition (critical) at PATH: MESSAGE",
+// what an error refusing the policy can say.
+func (f Finding) String() string {
+	return fmt.Sprintf("%s %s (%s) at %s: %s", f.ID, f.Name, f.Severity, f.Path, f.Message)
 }
 
 // Provider is one of the account's OIDC providers. URL is the issuer
 // ("https://gitlab.com"); AWS's GetOpenIDConnectProvider returns it without the scheme, which
-// is accepted too.
+// is accepted too. ARN may be left empty when the account is unknown: the provider is then
+// matched by URL.
 type Provider struct {
 	ARN       string
 	URL       string
 	ClientIDs []string
+}
+
+// name is the ARN, or the URL when the ARN is not known.
+func (p Provider) name() string {
+	if p.ARN != "" {
+		return p.ARN
+	}
+	return p.URL
 }
 
 // Role is what is known about the role besides its trust document; every field is optional.
@@ -150,11 +168,23 @@ func Trust(in Input) ([]Finding, error) {
 			// Only an over-the-maximum document gets here: report it the way IAM would.
 			malformed = &policy.MalformedError{Message: err.Error()}
 		}
-		return sortFindings(allowNotPrincipal(doc)), malformed
+		return locate(doc, sortFindings(allowNotPrincipal(doc))), malformed
 	}
 	l := &linter{in: in, providers: in.Providers}
 	l.run(p)
-	return sortFindings(l.findings), nil
+	return locate(doc, sortFindings(l.findings)), nil
+}
+
+// locate sets each finding's Line.
+func locate(doc []byte, fs []Finding) []Finding {
+	if len(fs) == 0 {
+		return fs
+	}
+	idx := indexLines(doc)
+	for i := range fs {
+		fs[i].Line = idx.lineOf(fs[i].Path)
+	}
+	return fs
 }
 
 // Max is the highest severity among fs, None when there are none.

@@ -162,9 +162,12 @@ func TestNoSubCondition(t *testing.T) {
 		{"sub any project_path", Input{Trust: trust(gitlabCom, `{"StringLike":{"gitlab.com:sub":"project_path:*"}}`)}, sev(Critical)},
 		{"repo star among scoped values (OR)", Input{Trust: trust(github, `{"StringLike":{"token.actions.githubusercontent.com:sub":["repo:org/app:ref:refs/heads/main","repo:*"]}}`)}, sev(Critical)},
 		{"project key under ForAllValues only", Input{Trust: trust(selfHosted, `{"ForAllValues:StringEquals":{"gitlab.example.com:project_path":"grp/app"}}`)}, sev(High)},
+		{"key of the issuer without its path", Input{Trust: trust(selfHosted+"/gitlab", `{"StringEquals":{"gitlab.example.com:sub":"project_path:grp/app:ref_type:branch:ref:main"}}`)}, sev(High)},
 		{"sub of another issuer", Input{Trust: trust(gitlabCom, `{"StringEquals":{"gitlab.example.com:sub":"project_path:grp/app:ref_type:branch:ref:main"}}`)}, sev(Critical)},
 		{"sub pinned", Input{Trust: trust(gitlabCom, bound(gitlabCom))}, nil},
 		{"sub group-wide", Input{Trust: trust(gitlabCom, `{"StringLike":{"gitlab.com:sub":"project_path:grp/*"}}`)}, nil},
+		{"issuer with a path", Input{Trust: trust(selfHosted+"/gitlab", `{"StringEquals":{"gitlab.example.com/gitlab:sub":"project_path:grp/app:ref_type:branch:ref:main"}}`)}, nil},
+		{"issuer with a port", Input{Trust: trust("ci.example.com:8443", `{"StringEquals":{"ci.example.com:8443:sub":"project_path:grp/app:ref_type:branch:ref:main"}}`)}, nil},
 		{"key case differs", Input{Trust: trust(gitlabCom, `{"StringEquals":{"GITLAB.COM:SUB":"project_path:grp/app:ref_type:branch:ref:main"}}`)}, nil},
 		{"project_path claim key (oidcfed claim_condition_keys)", Input{Trust: trust(selfHosted, `{"StringEquals":{"gitlab.example.com:project_path":"grp/app"}}`)}, nil},
 		{"GitHub repository_id key", Input{Trust: trust(github, `{"StringEquals":{"token.actions.githubusercontent.com:repository_id":"123456"}}`)}, nil},
@@ -438,6 +441,16 @@ func TestOrderingAndMax(t *testing.T) {
 	}
 }
 
+func TestFindingString(t *testing.T) {
+	fs, err := Trust(Input{Trust: trust(gitlabCom, "")})
+	if err != nil || len(fs) == 0 {
+		t.Fatal(fs, err)
+	}
+	if got := fs[0].String(); !strings.HasPrefix(got, "OIDC001 no-sub-condition (critical) at Statement[0]: Statement[0] trusts "+arn(gitlabCom)) {
+		t.Fatalf("String() = %q", got)
+	}
+}
+
 func TestSeverityNames(t *testing.T) {
 	for s := None; s <= Critical; s++ {
 		got, err := ParseSeverity(strings.ToUpper(s.String()))
@@ -464,10 +477,11 @@ func TestCanWriteOrSign(t *testing.T) {
 		want   bool
 	}{
 		{"*", true}, {"kms:Sign", true}, {"kms:*", true}, {"KMS:SIGN", true}, {"kms:GenerateMac", true},
-		{"ecr:Put*", true}, {"ecr:Batch*", true}, {"ecr:CompleteLayerUpload", true}, {"s3:P*", true},
+		{"ecr:Put*", true}, {"ecr:BatchDeleteImage", true}, {"ecr:CompleteLayerUpload", true}, {"kms:S*", true}, {"s3:*Object", true},
 		{"iam:*", true}, {"iam:PassRole", true}, {"sts:AssumeRole", true}, {"lambda:InvokeFunction", true},
 		{"kms:Verify", false}, {"kms:GetPublicKey", false}, {"kms:Decrypt", false}, {"ecr:BatchGetImage", false},
 		{"ecr:BatchCheckLayerAvailability", false}, {"s3:Get*", false}, {"s3:List*", false}, {"iam:Describe*", false},
+		{"iam:Generate*", false}, {"athena:Batch*", false}, {"logs:StartQuery", false},
 	}
 	for _, tc := range cases {
 		_, got := CanWriteOrSign([]*policy.Policy{identity(tc.action)})
@@ -497,5 +511,51 @@ func TestGlob(t *testing.T) {
 		if got := glob(tc.p, tc.s); got != tc.want {
 			t.Errorf("glob(%q, %q) = %v", tc.p, tc.s, got)
 		}
+	}
+}
+
+func TestLines(t *testing.T) {
+	document := `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    {
+      "Effect": "Allow",
+      "Principal": {
+        "Federated": "arn:aws:iam::111122223333:oidc-provider/gitlab.com"
+      },
+      "Action": "sts:AssumeRoleWithWebIdentity",
+      "Condition": {
+        "StringEquals": {
+          "gitlab.com:aud": "https://gitlab.com",
+          "gitlab.com:sub": "project_path:grp/*"
+        }
+      }
+    }
+  ]
+}`
+	idx := indexLines([]byte(document))
+	for path, want := range map[string]int{
+		"Statement[0]":                     4,
+		"Statement[1]":                     5,
+		"Statement[1].Principal.Federated": 8,
+		"Statement[1].Condition":           11,
+		`Statement[1].Condition.StringEquals["gitlab.com:sub"]`:    14,
+		`Statement[1].Condition.StringEquals["gitlab.com:sub"][0]`: 14,
+		"Statement[7]":       3, // the nearest enclosing element
+		"MaxSessionDuration": 0,
+	} {
+		if got := idx.lineOf(path); got != want {
+			t.Errorf("line of %s = %d, want %d", path, got, want)
+		}
+	}
+	fs, err := Trust(Input{Trust: document})
+	if err != nil || len(fs) == 0 || fs[0].ID != "OIDC004" || fs[0].Line != 14 {
+		t.Fatalf("%v %+v", err, fs)
+	}
+	single := `{"Statement":
+{"Effect":"Allow","Principal":"*","Action":"sts:*"}}`
+	if fs, _ := Trust(Input{Trust: single}); len(fs) == 0 || fs[0].Line != 2 {
+		t.Fatalf("single statement: %+v", fs)
 	}
 }

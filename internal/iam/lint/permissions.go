@@ -1,32 +1,42 @@
 package lint
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
-// writeOrSignVerbs: an action whose name begins with one of these changes state, produces a
-// signature or MAC, or reaches another role. This is a name-based over-approximation of
-// IAM's Write and Permissions-management access levels (which oidcfed does not carry for
-// every service): kms:Sign, kms:GenerateMac, ecr:PutImage, ecr:BatchDeleteImage,
-// ecr:CompleteLayerUpload, s3:PutObject, s3:DeleteObject, iam:CreateRole, iam:PassRole,
-// sts:AssumeRole, lambda:InvokeFunction, ... are in; Get*, List*, Describe*, BatchGet*,
-// kms:Verify, kms:Decrypt and kms:GenerateDataKey are not.
-var writeOrSignVerbs = []string{
+// writeVerbs: an action whose name begins with one of these changes state or reaches
+// another role. This is a name-based approximation of IAM's Write and Permissions-management
+// access levels (which oidcfed does not carry for every service): ecr:PutImage,
+// ecr:BatchDeleteImage, ecr:CompleteLayerUpload, s3:PutObject, s3:DeleteObject,
+// iam:CreateRole, iam:PassRole, sts:AssumeRole, lambda:InvokeFunction, ... are in; Get*,
+// List*, Describe*, BatchGet*, kms:Verify, kms:Decrypt and kms:GenerateDataKey are not.
+var writeVerbs = []string{
 	"Add", "AssumeRole", "Associate", "Attach", "BatchDelete", "BatchPut", "BatchWrite",
 	"Complete", "Copy", "Create", "Delete", "Deregister", "Detach", "Disable", "Enable",
-	"GenerateMac", "Import", "Initiate", "Invoke", "Modify", "Pass", "Publish", "Put",
-	"Register", "Remove", "Replace", "Replicate", "Reset", "Restore", "Revoke", "Rotate", "Run",
-	"Schedule", "Send", "Set", "Sign", "Start", "Stop", "Tag", "Terminate", "Untag", "Update",
-	"Upload", "Write",
+	"Import", "Initiate", "Invoke", "Modify", "Pass", "Publish", "Put", "Register", "Remove",
+	"Replace", "Replicate", "Reset", "Restore", "Revoke", "Rotate", "Run", "Schedule", "Send",
+	"Set", "Start", "Stop", "Tag", "Terminate", "Untag", "Update", "Upload", "Write",
+}
+
+// signActions produce a signature or MAC with a key the role can use.
+var signActions = []string{"kms:Sign", "kms:GenerateMac", "signer:StartSigningJob", "signer:SignPayload"}
+
+// readActions are named like writes but only read (AWS's ReadOnlyAccess grants them).
+var readActions = map[string]bool{
+	"logs:startquery": true, "logs:stopquery": true, "logs:startlivetail": true, "logs:stoplivetail": true,
+	"xray:starttraceretrieval": true, "servicequotas:startquotautilizationreport": true,
+	"devops-guru:startcostestimation": true, "s3express:createsession": true,
 }
 
 // CanWriteOrSign reports whether some Allow statement of perms grants an action that writes
-// or signs (see writeOrSignVerbs): "*", a service wildcard such as "s3:*", a pattern that can
-// match a write verb ("s3:Put*", "ecr:Batch*") or any NotAction. It returns the first such
-// action as written, for messages. Resources, conditions and Deny statements are not
-// considered: this says "worth worrying about", it does not prove access.
+// (writeVerbs) or signs (signActions): "*", a service-wide wildcard such as "s3:*", a pattern
+// whose literal part starts with a write verb ("s3:Put*"), one matching a sign action
+// ("kms:Sign", "kms:S*"), or any NotAction. It returns the first such action as written, for
+// messages. Resources, conditions and Deny statements are not considered: this says "worth
+// worrying about", it does not prove access.
 func CanWriteOrSign(perms []*policy.Policy) (action string, ok bool) {
 	for _, p := range perms {
 		if p == nil {
@@ -50,28 +60,21 @@ func CanWriteOrSign(perms []*policy.Policy) (action string, ok bool) {
 }
 
 func writesOrSigns(pattern string) bool {
-	if pattern == "*" {
+	if pattern == "*" || slices.ContainsFunc(signActions, func(a string) bool { return globFold(pattern, a) }) {
 		return true
 	}
 	_, name, ok := strings.Cut(pattern, ":")
-	if !ok {
+	if !ok || readActions[strings.ToLower(pattern)] {
 		return false
 	}
-	w := wildcardAt(name)
 	literal := name
-	if w >= 0 {
+	if w := wildcardAt(name); w >= 0 {
 		literal = name[:w]
 	}
-	for _, verb := range writeOrSignVerbs {
-		if hasPrefixFold(literal, verb) {
-			return true
-		}
-		// A wildcard after a shorter literal can complete the verb: "P*" covers "Put...".
-		if w >= 0 && hasPrefixFold(verb, literal) {
-			return true
-		}
+	if literal == "" {
+		return true // "s3:*", "kms:*Key": every action of the service
 	}
-	return false
+	return slices.ContainsFunc(writeVerbs, func(verb string) bool { return hasPrefixFold(literal, verb) })
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -71,8 +72,15 @@ func WriteText(w io.Writer, srcs []Source, verbose bool) error {
 		}
 		for _, f := range src.Findings {
 			where := f.Path
+			var notes []string
+			if f.Line > 0 {
+				notes = append(notes, "line "+strconv.Itoa(f.Line))
+			}
 			if f.Sid != "" {
-				where += " (Sid " + f.Sid + ")"
+				notes = append(notes, "Sid "+f.Sid)
+			}
+			if len(notes) > 0 {
+				where += " (" + strings.Join(notes, ", ") + ")"
 			}
 			fmt.Fprintf(&b, "  %-8s %s %s %s: %s\n", strings.ToUpper(f.Severity.String()), f.ID, f.Name, where, f.Message)
 			fmt.Fprintf(&b, "           fix: %s\n", f.Fix)
@@ -210,6 +218,10 @@ type (
 	}
 	sarifPhysical struct {
 		ArtifactLocation sarifArtifact `json:"artifactLocation"`
+		Region           *sarifRegion  `json:"region,omitempty"`
+	}
+	sarifRegion struct {
+		StartLine int `json:"startLine"`
 	}
 	sarifArtifact struct {
 		URI string `json:"uri"`
@@ -238,8 +250,9 @@ func securitySeverity(s Severity) string {
 }
 
 // WriteSARIF writes a SARIF 2.1.0 log with one run: every rule, one result per finding located
-// at its source (artifactLocation.uri: the file, or iam:role/NAME) and statement path (a
-// logical location), and a notification per source that could not be linted.
+// at its source (artifactLocation.uri: the file, or iam:role/NAME), its line (region, which
+// code-scanning services need to place it) and its statement path (a logical location), and
+// a notification per source that could not be linted.
 func WriteSARIF(w io.Writer, srcs []Source, version string) error {
 	run := sarifRun{
 		Tool:        sarifTool{Driver: sarifDriver{Name: toolName, Version: version, InformationURI: "https://github.com/oidcfed/oidcfed"}},
@@ -270,6 +283,9 @@ func WriteSARIF(w io.Writer, srcs []Source, version string) error {
 		for _, f := range src.Findings {
 			fl := loc
 			fl.Logical = []sarifLogical{{FullyQualifiedName: f.Path, Kind: "member"}}
+			if f.Line > 0 {
+				fl.Physical.Region = &sarifRegion{StartLine: f.Line}
+			}
 			run.Results = append(run.Results, sarifResult{
 				RuleID: f.ID, RuleIndex: index[f.ID], Level: sarifLevel(f.Severity),
 				Message:    sarifText{f.Message + " Fix: " + f.Fix},

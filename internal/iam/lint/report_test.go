@@ -28,8 +28,22 @@ func goldenSources(t *testing.T) []Source {
 	}
 	return []Source{
 		lintOne("policies/gitlab-group-prefix.json", Input{
-			Trust: `{"Version":"2012-10-17","Statement":[{"Sid":"GitLabCI","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/gitlab.com"},"Action":"sts:AssumeRoleWithWebIdentity",` +
-				`"Condition":{"StringEquals":{"gitlab.com:aud":"https://gitlab.com/"},"StringLike":{"gitlab.com:sub":"project_path:mygroup*"},"StringNotEquals":{"gitlab.com:pipeline_source":"merge_request_event"}}}]}`,
+			Trust: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "GitLabCI",
+      "Effect": "Allow",
+      "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/gitlab.com"},
+      "Action": "sts:AssumeRoleWithWebIdentity",
+      "Condition": {
+        "StringEquals": {"gitlab.com:aud": "https://gitlab.com/"},
+        "StringLike": {"gitlab.com:sub": "project_path:mygroup*"},
+        "StringNotEquals": {"gitlab.com:pipeline_source": "merge_request_event"}
+      }
+    }
+  ]
+}`,
 			Role: Role{Permissions: []*policy.Policy{identity("kms:Sign")}},
 		}),
 		lintOne("iam:role/github-deploy", Input{
