@@ -50,7 +50,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "oidcfed:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -70,7 +70,7 @@ Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://git
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newLintCmd(), newVersionCmd())
 	return root
 }
 
