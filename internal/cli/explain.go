@@ -23,22 +23,6 @@ import (
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
-// ExitCodeError ends the command with Code instead of 1 (Execute prints
-// Err, if any).
-type ExitCodeError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitCodeError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitCodeError) Unwrap() error { return e.Err }
-
 // exitDenied is explain's exit code when the request would be refused, so
 // a script can gate on "would this job get credentials?".
 const exitDenied = 2
@@ -135,7 +119,7 @@ Exit status: 0 when the request would be allowed, 2 when it would be denied,
 				return err
 			}
 			if !report.Allowed {
-				return &ExitCodeError{Code: exitDenied}
+				return &exitError{code: exitDenied}
 			}
 			return nil
 		},

@@ -49,15 +49,13 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		var exit *ExitCodeError
-		if errors.As(err, &exit) {
-			if exit.Err != nil {
-				fmt.Fprintln(stderr, "oidcfed:", exit.Err)
-			}
-			return exit.Code
+		// An exit status without a message (explain's "denied") prints
+		// nothing: the report said it.
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.err != nil {
+			fmt.Fprintln(stderr, "oidcfed:", err)
 		}
-		fmt.Fprintln(stderr, "oidcfed:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -77,7 +75,7 @@ Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://git
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newExplainCmd(), newLintCmd(), newVersionCmd())
 	return root
 }
 
@@ -180,4 +178,29 @@ func issuerConfig(f *config.File) issuer.Config {
 // newLogger writes JSON lines to w, adding the request id of the context.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(httpx.LogHandler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+}
+
+// exitError asks Execute for a specific exit status; its message, if
+// any, is printed like any error's.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode is the status Execute returns for err: an exitError's code, else 1.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
 }
