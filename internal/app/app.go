@@ -76,6 +76,11 @@ type Options struct {
 	// EncodedAuthorizationMessages turns on encoded authorization messages
 	// in AccessDenied answers (config sts.encoded_authorization_messages).
 	EncodedAuthorizationMessages bool
+	// LintOnWrite is off, warn or deny (config iam.lint_on_write); ""
+	// is off, or warn in dev mode (recorded only: clients see nothing).
+	LintOnWrite string
+	// LintFailOn is the least severity deny refuses (default high).
+	LintFailOn string
 
 	// NoAudit runs without the audit log (measurement only).
 	NoAudit bool

@@ -262,8 +262,11 @@ aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:polic
 		}
 	})
 	t.Run("without it: the variable cannot resolve and is reported missing", func(t *testing.T) {
+		// A NotResource entry whose variable has no value matches no
+		// resource, so it excludes nothing and the Deny covers both
+		// ("Policy variables with no value", IAM User Guide).
 		got := simulate(t, w, root, cmd)
-		if len(got) != 2 || got[0].EvalDecision != "allowed" || got[1].EvalDecision != "allowed" ||
+		if len(got) != 2 || got[0].EvalDecision != "explicitDeny" || got[1].EvalDecision != "explicitDeny" ||
 			!reflect.DeepEqual(got[1].ResourceSpecificResults[0].MissingContextValues, []string{"aws:username"}) {
 			t.Fatalf("%+v", got)
 		}

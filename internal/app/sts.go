@@ -13,6 +13,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/federation"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	iamapi "github.com/oidcfed/oidcfed/internal/iam/api"
+	"github.com/oidcfed/oidcfed/internal/iam/lint"
 	"github.com/oidcfed/oidcfed/internal/keys"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 	"github.com/oidcfed/oidcfed/internal/store"
@@ -101,6 +102,21 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 	keyService := kms.New(kms.Options{Store: st, Seal: sealer.Seal, Open: sealer.Open, Account: dir.Account(), Region: dir.Region(), Now: now})
 	iamHandler := iamapi.NewHandler(dir, svc, cache, log)
 	iamHandler.RecordTo(rec)
+	lintMode := o.LintOnWrite
+	if lintMode == "" && o.Dev {
+		lintMode = "warn"
+	}
+	mode, err := iamapi.ParseLintMode(lintMode)
+	if err != nil {
+		return nil, err
+	}
+	failOn := lint.High
+	if o.LintFailOn != "" {
+		if failOn, err = lint.ParseSeverity(o.LintFailOn); err != nil {
+			return nil, fmt.Errorf("lint_fail_on: %w", err)
+		}
+	}
+	iamHandler.LintOnWrite(mode, failOn)
 	return &awsHandlers{
 		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 		iam:        iamHandler,

@@ -125,8 +125,19 @@ type Extension struct {
 	Job    *Job    `json:"job,omitempty"`
 	Token  *Token  `json:"token,omitempty"`
 	Denial *Denial `json:"denial,omitempty"`
+	// Lint holds the trust-policy findings of an IAM write linted on the
+	// way in (lint_on_write: warn records them; deny refuses).
+	Lint []LintFinding `json:"lint,omitempty"`
 	// Chain is set by Log.Record.
 	Chain *Chain `json:"chain,omitempty"`
+}
+
+// LintFinding is one lint finding as the audit trail keeps it.
+type LintFinding struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
 }
 
 // Job is the CI job behind a call, from its token's claims (GitLab's

@@ -66,6 +66,8 @@ type File struct {
 	STS STS `yaml:"sts" json:"sts"`
 	// Audit configures the audit log.
 	Audit Audit `yaml:"audit" json:"audit"`
+	// IAM configures the IAM API beyond AWS.
+	IAM IAM `yaml:"iam" json:"iam"`
 }
 
 // Audit configures the audit log. Every call is recorded in the store
@@ -82,6 +84,17 @@ type Audit struct {
 	// Disabled runs without an audit log: for measuring what it costs,
 	// never for a server anyone relies on.
 	Disabled bool `yaml:"disabled" json:"disabled"`
+}
+
+// IAM configures the IAM API beyond AWS.
+type IAM struct {
+	// LintOnWrite lints trust policies on CreateRole,
+	// UpdateAssumeRolePolicy, PutRolePolicy and AttachRolePolicy: off (the
+	// default, as AWS), warn (record findings in the audit event and the
+	// log) or deny (refuse with MalformedPolicyDocument naming the finding).
+	LintOnWrite string `yaml:"lint_on_write" json:"lint_on_write"`
+	// LintFailOn is the least severity deny refuses (default high).
+	LintFailOn string `yaml:"lint_fail_on" json:"lint_fail_on"`
 }
 
 // STS configures the temporary-credential service.

@@ -54,6 +54,8 @@ func TestIAMErrors(t *testing.T) {
 		{"trust policy without a principal", head + "roles:\n  - name: r\n    trust_policy: '" + inlineDoc + "'\n", `oidcfed.yaml:5: roles[0].trust_policy: MalformedPolicyDocument: `},
 		{"inline policy with a principal", role("    inline_policies:\n      - name: p\n        document: '" + trustDoc + "'\n"),
 			`roles[0].inline_policies[0].document: MalformedPolicyDocument: Policy document should not specify a principal.`},
+		{"lint on write mode", head + "iam:\n  lint_on_write: strict\n", `iam.lint_on_write: "strict": want off, warn or deny`},
+		{"lint fail-on severity", head + "iam:\n  lint_fail_on: severe\n", `iam.lint_fail_on: "severe": want info, low, medium, high or critical`},
 		{"session key generation 0", head + "sts:\n  session_key_generation: 0\n", `oidcfed.yaml:4: sts.session_key_generation: 0: want a generation from 1`},
 		{"inline policy name", role("    inline_policies:\n      - name: 'a b'\n        document: '" + inlineDoc + "'\n"), `oidcfed.yaml:7: roles[0].inline_policies[0].name`},
 		{"managed arn", role("    managed_policy_arns: [AmazonEC2ContainerRegistryReadOnly]\n"), `oidcfed.yaml:6: roles[0].managed_policy_arns[0]: "AmazonEC2ContainerRegistryReadOnly" is not a policy ARN`},

@@ -48,6 +48,16 @@ func (v *validator) iam(f *File) {
 	if g := f.STS.SessionKeyGeneration; g < 1 || g > 1<<30 {
 		v.bad("sts.session_key_generation", "%d: want a generation from 1 (raise it by one to rotate)", g)
 	}
+	switch f.IAM.LintOnWrite {
+	case "", "off", "warn", "deny":
+	default:
+		v.bad("iam.lint_on_write", "%s: want off, warn or deny", quote(f.IAM.LintOnWrite))
+	}
+	switch f.IAM.LintFailOn {
+	case "", "info", "low", "medium", "high", "critical":
+	default:
+		v.bad("iam.lint_fail_on", "%s: want info, low, medium, high or critical", quote(f.IAM.LintFailOn))
+	}
 	seenURL := map[string]string{}
 	for i := range f.OIDCProviders {
 		p := &f.OIDCProviders[i]

@@ -20,6 +20,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
+	"github.com/oidcfed/oidcfed/internal/iam/lint"
 	"github.com/oidcfed/oidcfed/internal/sigv4"
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
@@ -42,6 +43,9 @@ type Handler struct {
 	cache   *sigv4.KeyCache
 	log     *slog.Logger
 	audit   audit.Recorder
+
+	lintMode   LintMode      // lint_on_write
+	lintFailOn lint.Severity // the least severity lint_on_write: deny refuses
 }
 
 // NewHandler serves m's entities, authenticating and authorizing callers

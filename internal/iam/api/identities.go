@@ -107,6 +107,11 @@ func (k *identityKind) register(actions map[string]action) {
 		if e != nil {
 			return e
 		}
+		if k == roleKind {
+			if e := h.lintRoleWrite(req, name, req.v.Get("PolicyName"), req.v.Get("PolicyDocument"), ""); e != nil {
+				return e
+			}
+		}
 		return toAWS(k.putPolicy(h.m, req.ctx, name, req.v.Get("PolicyName"), req.v.Get("PolicyDocument")))
 	})
 	actions["Get"+n+"Policy"] = read(func(h *Handler, req *request, x *awsproto.XMLWriter) *awsproto.Error {
@@ -156,6 +161,11 @@ func (k *identityKind) register(actions map[string]action) {
 			name, e := k.name(h, req, "iam:"+verb+n+"Policy")
 			if e != nil {
 				return e
+			}
+			if verb == "Attach" && k == roleKind {
+				if e := h.lintRoleWrite(req, name, "", "", arn); e != nil {
+					return e
+				}
 			}
 			return toAWS(apply(h.m, req.ctx, name, arn))
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/awsproto"
 	"github.com/oidcfed/oidcfed/internal/iam"
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
 func noSuchRole(name string) *awsproto.Error {
@@ -80,6 +81,14 @@ func (h *Handler) createRole(req *request, x *awsproto.XMLWriter) *awsproto.Erro
 			n = -1 // out of range: reported by the manager's validation
 		}
 		in.MaxSessionDuration = n
+	}
+	maxSession := time.Hour
+	if in.MaxSessionDuration > 0 {
+		maxSession = time.Duration(in.MaxSessionDuration) * time.Second
+	}
+	// A new role has no permissions yet.
+	if e := h.lintRole(req, name, in.TrustPolicy, maxSession, []*policy.Policy{}); e != nil {
+		return e
 	}
 	r, cerr := h.m.CreateRole(req.ctx, in)
 	if cerr != nil {
@@ -161,6 +170,13 @@ func (h *Handler) updateAssumeRolePolicy(req *request) *awsproto.Error {
 	doc, e := required(req.v, "PolicyDocument", "policyDocument")
 	if e != nil {
 		return e
+	}
+	if h.lintMode != LintOff {
+		if r, err := h.m.RoleWithDocuments(req.ctx, name); err == nil {
+			if e := h.lintRole(req, r.Name, doc, r.MaxSessionDuration, h.rolePermissions(req.ctx, r, "", "", "")); e != nil {
+				return e
+			}
+		}
 	}
 	return toAWS(h.m.UpdateAssumeRolePolicy(req.ctx, name, doc))
 }
