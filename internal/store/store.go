@@ -53,6 +53,43 @@ type Store interface {
 	Close() error
 }
 
+// Topic names a kind of record whose changes a Notifier reports: what a
+// server process caches on its hot path.
+type Topic string
+
+// Topics, one per kind of cached record.
+const (
+	TopicRunners     Topic = "runners"      // runners (token lookups)
+	TopicSigningKeys Topic = "signing_keys" // the issuer's key schedule
+	TopicAccessKeys  Topic = "access_keys"  // long-term access keys
+	TopicIAM         Topic = "iam"          // IAM records
+	TopicKMS         Topic = "kms"          // KMS keys and aliases
+)
+
+// Topics lists every Topic.
+var Topics = []Topic{TopicRunners, TopicSigningKeys, TopicAccessKeys, TopicIAM, TopicKMS}
+
+// Notifier is implemented by stores that several server processes share
+// (PostgreSQL). Each process caches records its requests read, so that a
+// request does not wait on the database; a Notifier tells it when any
+// process has committed a change to them, so a change made through one
+// replica is enforced by all of them within moments.
+//
+// A store without it (SQLite) is used by one server at a time: the
+// server's own writes clear its caches, and it re-reads what other
+// processes (the CLI) may change.
+type Notifier interface {
+	// Watch calls changed, from one goroutine, with the topic of each
+	// change committed to the store by any process, until ctx ends, and
+	// then returns ctx's error. Whenever it cannot be sure it has been
+	// told of every change — once it starts listening, when it loses its
+	// connection and when it has it back — it calls changed with every
+	// topic, so no cache outlives a change it was not told about. While it
+	// cannot listen it keeps trying, and the store's Ping fails: a process
+	// deaf to changes is not ready to serve.
+	Watch(ctx context.Context, changed func(Topic)) error
+}
+
 // Tx is the set of operations available inside a transaction. Grouped by
 // record; later issues add IAM, KMS and audit records here.
 type Tx interface {

@@ -21,6 +21,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"ParallelCreates", testParallelCreates},
 		{"ConsistentSnapshots", testConsistentSnapshots},
 		{"ReadersNotBlockedByWriter", testReadersNotBlocked},
+		{"CheckThenWriteOnce", testCheckThenWriteOnce},
 	})
 }
 
@@ -292,5 +293,39 @@ func testReadersNotBlocked(t *testing.T, s store.Store) {
 	close(release)
 	if err := <-writerDone; err != nil {
 		t.Fatalf("writer: %v", err)
+	}
+}
+
+// testCheckThenWriteOnce: closures that read, decide and write — "create a
+// key unless the issuer has one", as every replica's key maintenance does —
+// act once however many run at the same moment, each with its own kid so
+// no unique key stops the extra ones. The backend must serialise them or
+// fail all but one with a conflict and rerun them (which then decide
+// otherwise).
+func testCheckThenWriteOnce(t *testing.T, s store.Store) {
+	const iss, n = "https://issuer.example", 8
+	created := make([]bool, n)
+	race(n, func(i int) {
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			created[i] = false
+			ks, err := tx.ListSigningKeys(t.Context(), iss)
+			if err != nil || len(ks) > 0 {
+				return err
+			}
+			created[i] = true
+			return tx.CreateSigningKey(t.Context(), newKey(iss, fmt.Sprint("kid-", i), t0))
+		})
+		if err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	})
+	wins := 0
+	for _, c := range created {
+		if c {
+			wins++
+		}
+	}
+	if ks := listKeys(t, s, iss); len(ks) != 1 || wins != 1 {
+		t.Errorf("%d keys stored, %d closures committed a create; want 1 and 1", len(ks), wins)
 	}
 }
