@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,7 +31,6 @@ import (
 	"github.com/oidcfed/oidcfed/internal/keys"
 	kmsapi "github.com/oidcfed/oidcfed/internal/kms/api"
 	"github.com/oidcfed/oidcfed/internal/store"
-	"github.com/oidcfed/oidcfed/internal/store/sqlite"
 	"github.com/oidcfed/oidcfed/internal/sts"
 )
 
@@ -41,6 +41,14 @@ type Options struct {
 	// DataDir holds the embedded store (and, in dev mode, the master key
 	// and dev.env).
 	DataDir string
+	// StoreURL, a postgres:// URL, puts the store in PostgreSQL, shared
+	// with other replicas, instead of the SQLite file in DataDir (which a
+	// server then uses only in dev mode, for dev.env and the master key).
+	StoreURL string
+	// StorePasswordFile holds the PostgreSQL password (optional).
+	StorePasswordFile string
+	// StoreMaxConns caps the PostgreSQL pool (0: the default, 10).
+	StoreMaxConns int
 	// MasterKeyFile is required outside dev mode.
 	MasterKeyFile string
 	// Dev creates what is missing (master key, runner token) and derives
@@ -127,38 +135,56 @@ func (o *Options) loadMasterKey() (*keys.MasterKey, error) {
 		return nil, err
 	}
 	mk, err := keys.LoadMasterKeyFile(path)
-	if errors.Is(err, keys.ErrMasterKeyMissing) && o.Dev && o.MasterKeyFile == "" {
-		return keys.CreateMasterKeyFile(path)
+	if !errors.Is(err, keys.ErrMasterKeyMissing) || !o.Dev {
+		return mk, err
 	}
-	return mk, err
+	// Dev mode creates the key, also where --master-key-file points:
+	// the first of several dev replicas sharing a database and a key file
+	// bootstraps it. A replica that loses the race to create it reads the
+	// winner's, once written (CreateMasterKeyFile writes, syncs, and only
+	// then returns; a reader may meanwhile see it empty).
+	mk, err = keys.CreateMasterKeyFile(path)
+	if !errors.Is(err, fs.ErrExist) {
+		return mk, err
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if mk, err = keys.LoadMasterKeyFile(path); err == nil || time.Now().After(deadline) {
+			return mk, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // openSealed is how both a server and an admin session begin: load the
-// master key, then open the store in the data directory. The key comes
-// first so a refused key leaves no data directory behind. With lock, the
-// data directory's lock is taken before the store is opened, so a second
-// server fails without touching the database; the caller releases it.
+// master key, then open the store. The key comes first so a refused key
+// leaves no data directory behind. With lock, the data directory's lock is
+// taken before the store is opened, so a second server fails without
+// touching the database; the caller releases it. A server on PostgreSQL
+// uses a data directory only in dev mode (for dev.env): several replicas
+// share the database, each with its own directory if any.
 func (o *Options) openSealed(ctx context.Context, lock bool) (*keys.Sealer, store.Store, *DataDirLock, error) {
 	mk, err := o.loadMasterKey()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if o.DataDir == "" {
-		return nil, nil, nil, errors.New("no data directory: pass --data or set data_dir in the config")
-	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, nil, nil, fmt.Errorf("create data directory: %w", err)
-	}
 	var lk *DataDirLock
-	if lock {
-		if lk, err = LockDataDir(o.DataDir); err != nil {
-			if errors.Is(err, ErrDataDirLocked) {
-				return nil, nil, nil, fmt.Errorf("another oidcfed server (or an admin rotate-master-key) is using data directory %s; stop it, or give this server its own --data: %w", o.DataDir, err)
+	if o.StoreURL == "" || o.Dev {
+		if o.DataDir == "" {
+			return nil, nil, nil, errors.New("no data directory: pass --data or set data_dir in the config")
+		}
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return nil, nil, nil, fmt.Errorf("create data directory: %w", err)
+		}
+		if lock {
+			if lk, err = LockDataDir(o.DataDir); err != nil {
+				if errors.Is(err, ErrDataDirLocked) {
+					return nil, nil, nil, fmt.Errorf("another oidcfed server (or an admin rotate-master-key) is using data directory %s; stop it, or give this server its own --data: %w", o.DataDir, err)
+				}
+				return nil, nil, nil, err
 			}
-			return nil, nil, nil, err
 		}
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(o.DataDir, StoreFileName))
+	st, err := o.openStore(ctx)
 	if err != nil {
 		return nil, nil, nil, errors.Join(err, lk.Unlock())
 	}
@@ -234,8 +260,9 @@ type Server struct {
 	lock     *DataDirLock
 	// closeAudit commits what the audit log holds and closes its file.
 	closeAudit func()
-	// waitIssuer blocks until the issuer's maintenance loop has stopped
-	// (Issuer.Wait; a test observes the shutdown order through it).
+	// waitIssuer blocks until the issuer's maintenance loop (Issuer.Wait;
+	// a test observes the shutdown order through it) and the watch for
+	// other replicas' changes have stopped.
 	waitIssuer func()
 	// serveErr receives http.Server.Serve's error if it stops by itself
 	// (not through Shutdown); buffered, so the serving goroutine never
@@ -290,6 +317,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// A store other servers share tells of their changes; this server then
+	// caches what its requests read (see replicas.go).
+	notifier, shared := st.(store.Notifier)
+	st = newCountingStore(st, reg)
 	iss, err := issuer.New(icfg, st, sealer, o.Now, log, issuer.NewMetrics(reg))
 	if err != nil {
 		return fail(err)
@@ -324,9 +355,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
 		}
 	}
-	handlers, err := newSTS(ctx, o, directory, st, sealer, log, recorder)
+	handlers, err := newSTS(ctx, o, directory, st, sealer, log, recorder, shared)
 	if err != nil {
 		return fail(err)
+	}
+	watching := make(chan struct{})
+	if shared {
+		iss.CacheRunners()
+		go func() {
+			defer close(watching)
+			watchChanges(runCtx, notifier, replicaCaches{handlers: handlers, issuer: iss, changes: newChangesCounter(reg)}, log)
+		}()
+	} else {
+		close(watching)
 	}
 	mux := http.NewServeMux()
 	iss.Routes(mux, issuerURL.Path)
@@ -357,7 +398,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
-		waitIssuer: iss.Wait, serveErr: make(chan error, 1)}
+		waitIssuer: func() { iss.Wait(); <-watching }, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if !o.NoDemo {
 			if err := ensureDevSigningKey(runCtx, handlers.kmsService, devKeyID); err != nil {
@@ -373,7 +414,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			s.serveErr <- err
 		}
 	}()
-	log.Info("oidcfed serving", "url", base, "issuer", icfg.URL, "data_dir", o.DataDir, "dev", o.Dev)
+	log.Info("oidcfed serving", "url", base, "issuer", icfg.URL, "store", o.describeStore(), "dev", o.Dev)
 	return s, nil
 }
 

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/store"
-	"github.com/oidcfed/oidcfed/internal/store/sqlite"
 )
 
 // auditPruneInterval is how often events past the retention are pruned.
@@ -79,15 +77,4 @@ func (o *Options) clock() func() time.Time {
 		return o.Now
 	}
 	return time.Now
-}
-
-// OpenAuditStore opens the store of o's data directory to read its audit
-// log: no master key is needed (events hold no secrets), and a directory
-// without a store is an error, not a new store.
-func OpenAuditStore(ctx context.Context, o Options) (store.Store, error) {
-	path := filepath.Join(o.DataDir, StoreFileName)
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no store at %s (wrong --data or --config?): %w", path, err)
-	}
-	return sqlite.Open(ctx, path)
 }

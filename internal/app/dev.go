@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,7 +24,10 @@ const DevRunnerName = "dev"
 
 // devSetup makes sure a usable runner token exists and writes dev.env. The
 // token is kept across restarts in dev.env (mode 0600), the only place it
-// exists in clear; the store keeps its hash.
+// exists in clear; the store keeps its hash. A token dev.env lacks is
+// derived from the master key (see devRunnerToken), so dev replicas that
+// share a database and a master key, each with a data directory of its
+// own, all write the same token.
 func (s *Server) devSetup(ctx context.Context, o Options) error {
 	envPath := filepath.Join(o.DataDir, DevEnvFileName)
 	prev := ReadEnvFile(envPath)
@@ -38,24 +42,8 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		}
 	}
 	if token == "" {
-		// Free the name if an earlier dev runner's token was lost.
-		if err := s.Store.Update(ctx, func(tx store.Tx) error {
-			rs, err := tx.ListRunners(ctx)
-			if err != nil {
-				return err
-			}
-			for _, r := range rs {
-				if r.Name == DevRunnerName && r.RevokedAt == nil {
-					return tx.RevokeRunner(ctx, r.ID, s.Issuer.Now())
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
 		var err error
-		token, _, err = s.Issuer.CreateRunner(ctx, DevRunnerName, nil)
-		if err != nil {
+		if token, err = s.devRunnerToken(ctx); err != nil {
 			return fmt.Errorf("create dev runner: %w", err)
 		}
 	}
@@ -84,6 +72,16 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		// cosign's key reference for the dev signing key.
 		"export OIDCFED_KMS_KEY=" + shellQuote("awskms:///"+DevSigningAlias),
 	}
+	if o.StoreURL != "" {
+		// The CLI's admin commands (runner, issuer, audit) then reach the
+		// same database. dev.env (mode 0600) already holds secrets.
+		lines = append(lines, "export OIDCFED_STORE="+shellQuote(o.StoreURL))
+	}
+	if o.MasterKeyFile != "" {
+		if abs, err := filepath.Abs(o.MasterKeyFile); err == nil {
+			lines = append(lines, "export OIDCFED_MASTER_KEY_FILE="+shellQuote(abs))
+		}
+	}
 	if dir := binDir(); dir != "" {
 		lines = append(lines, `export PATH=`+shellQuote(dir)+`:"$PATH"`)
 	}
@@ -94,6 +92,45 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		printQuickStart(o.Out, s.URL, s.Issuer.Config().URL, envPath)
 	}
 	return nil
+}
+
+// devRunnerToken returns the dev runner's token: the first of the tokens
+// derived from the master key (ofrt_ + HKDF "oidcfed/dev/runner-token/N")
+// that is not revoked, creating its runner when no runner has it yet. One
+// SERIALIZABLE transaction: replicas starting together create one runner,
+// and the losers find it. An active dev runner with another token (a
+// random one whose dev.env was lost) is revoked to free the name.
+func (s *Server) devRunnerToken(ctx context.Context) (string, error) {
+	const maxDevRunners = 10000
+	var token string
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		for n := 1; n <= maxDevRunners; n++ {
+			token = issuer.RunnerTokenPrefix + base64.RawURLEncoding.EncodeToString(s.sealer.DeriveKey(fmt.Sprintf("oidcfed/dev/runner-token/%d", n)))
+			r, err := tx.GetRunnerByTokenHash(ctx, issuer.HashRunnerToken(token))
+			switch {
+			case err == nil && r.RevokedAt == nil:
+				return nil // a replica (or an earlier start) made it
+			case err == nil:
+				continue // revoked: the next one
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			rs, err := tx.ListRunners(ctx)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if r.Name == DevRunnerName && r.RevokedAt == nil {
+					if err := tx.RevokeRunner(ctx, r.ID, s.Issuer.Now()); err != nil {
+						return err
+					}
+				}
+			}
+			return tx.CreateRunner(ctx, &store.Runner{Name: DevRunnerName, TokenHash: issuer.HashRunnerToken(token), CreatedAt: s.Issuer.Now().UTC()})
+		}
+		return fmt.Errorf("all %d dev runner tokens are revoked", maxDevRunners)
+	})
+	return token, err
 }
 
 // devTokenValid reports whether dev.env's runner token still authenticates.
@@ -215,12 +252,13 @@ func ensureDevSigningKey(ctx context.Context, svc *kms.Service, id string) error
 	r, err := svc.Resolve(ctx, id)
 	var ke *kms.Error
 	if errors.As(err, &ke) && ke.Code == kms.CodeNotFound {
-		if _, err := svc.CreateKey(ctx, kms.CreateKeyInput{ID: id, KeySpec: "ECC_NIST_P256", KeyUsage: kms.UsageSignVerify,
-			Description: "oidcfed dev mode's CI signing key"}); err != nil {
-			return fmt.Errorf("dev signing key: %w", err)
-		}
+		// Dev replicas sharing a database race to create it (its id is
+		// derived from the shared master key): the loser finds the
+		// winner's key.
+		_, createErr := svc.CreateKey(ctx, kms.CreateKeyInput{ID: id, KeySpec: "ECC_NIST_P256", KeyUsage: kms.UsageSignVerify,
+			Description: "oidcfed dev mode's CI signing key"})
 		if r, err = svc.Resolve(ctx, id); err != nil {
-			return err
+			return fmt.Errorf("dev signing key: %w", errors.Join(createErr, err))
 		}
 	} else if err != nil {
 		return err
@@ -229,6 +267,9 @@ func ensureDevSigningKey(ctx context.Context, svc *kms.Service, id string) error
 		return nil
 	}
 	if err := svc.CreateAlias(ctx, DevSigningAlias, r); err != nil {
+		if _, again := svc.Resolve(ctx, DevSigningAlias); again == nil {
+			return nil // another replica created it meanwhile
+		}
 		return fmt.Errorf("dev signing key alias: %w", err)
 	}
 	return nil

@@ -52,7 +52,7 @@ type testServer struct {
 // not: they share the process environment.)
 func hermeticEnv(t *testing.T) {
 	t.Helper()
-	for _, k := range []string{"OIDCFED_MASTER_KEY_FILE", "OIDCFED_ISSUER", "OIDCFED_ENDPOINT", "OIDCFED_RUNNER_TOKEN"} {
+	for _, k := range []string{"OIDCFED_MASTER_KEY_FILE", "OIDCFED_ISSUER", "OIDCFED_ENDPOINT", "OIDCFED_RUNNER_TOKEN", "OIDCFED_STORE"} {
 		t.Setenv(k, "")
 	}
 }

@@ -32,9 +32,17 @@ type awsHandlers struct {
 	kms        *kmsapi.Handler
 	kmsService *kms.Service
 	explain    *sts.ExplainHandler
+	// iamManager and accessKeys are the caches a replica refreshes when
+	// other replicas change what they hold (accessKeys is nil unless the
+	// store reports changes).
+	iamManager *iam.Manager
+	accessKeys *accessKeyCache
 }
 
-func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
+// newSTS builds the AWS-compatible services. With shared, the store
+// reports other processes' changes (store.Notifier) and access keys are
+// cached; the caller must then refresh the returned caches on every change.
+func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder, shared bool) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -70,9 +78,17 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 			log.Error("OIDC providers not applied", "err", err)
 		}
 	}
+	akSource := storeAccessKeys{st: st, sealer: sealer}
+	var onWrite func()
+	if shared {
+		akSource.cache = newAccessKeyCache()
+		// An IAM write here (DeleteAccessKey, say) is enforced here at
+		// once; the store's notification tells the other replicas.
+		onWrite = akSource.cache.invalidate
+	}
 	dir := iam.NewManager(iam.ManagerOptions{
 		Static: static, Store: st, Now: now, Seal: sealer.Seal,
-		AllowLoopbackHTTPProviders: o.Dev, OnProvidersChanged: setProviders,
+		AllowLoopbackHTTPProviders: o.Dev, OnProvidersChanged: setProviders, OnWrite: onWrite,
 	})
 	providers, err := dir.ListOIDCProviders(ctx)
 	if err != nil {
@@ -92,7 +108,7 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 		return nil, err
 	}
 	svc := sts.NewService(dir, verifier, keyring, now, log)
-	svc.UseAccessKeys(storeAccessKeys{st: st, sealer: sealer})
+	svc.UseAccessKeys(akSource)
 	if o.EncodedAuthorizationMessages {
 		if err := svc.EncodeAuthorizationMessages(sealer.DeriveKey(sts.AuthorizationMessageKeyInfo)); err != nil {
 			return nil, err
@@ -125,5 +141,7 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 			KeyCache: cache, Log: log}),
 		kmsService: keyService,
 		explain:    sts.NewExplainHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
+		iamManager: dir,
+		accessKeys: akSource.cache,
 	}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/config"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/issuer"
+	"github.com/oidcfed/oidcfed/internal/store/postgres"
 )
 
 // Version is set at build time (-ldflags "-X .../cli.Version=v1.2.3");
@@ -75,7 +76,7 @@ Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://git
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newExplainCmd(), newLintCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newTokenCmd(), newAssumeCmd(), newRunnerCmd(), newIssuerCmd(), newAdminCmd(), newAuditCmd(), newExplainCmd(), newLintCmd(), newVersionCmd())
 	return root
 }
 
@@ -96,6 +97,7 @@ type localFlags struct {
 	dataDir       string
 	masterKeyFile string
 	issuerURL     string
+	storeURL      string
 }
 
 func (f *localFlags) register(cmd *cobra.Command) {
@@ -103,6 +105,30 @@ func (f *localFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.dataDir, "data", "", "data directory (default ./.oidcfed, the dev server's)")
 	cmd.PersistentFlags().StringVar(&f.masterKeyFile, "master-key-file", "", "master key file (default $OIDCFED_MASTER_KEY_FILE, else <data>/master.key)")
 	cmd.PersistentFlags().StringVar(&f.issuerURL, "issuer", "", "issuer URL; precedence: this flag, then --config's issuer.url, then $OIDCFED_ISSUER, then the dev server's from <data>/dev.env")
+	cmd.PersistentFlags().StringVar(&f.storeURL, "store", "", "store: a postgres:// URL, or sqlite (the data directory's); default $OIDCFED_STORE, else --config's store, else sqlite")
+}
+
+// applyStore selects the store: flag, then $OIDCFED_STORE, then what the
+// config file says (already in f). "sqlite" names the data directory's
+// database; anything else must be a postgres:// URL, which may carry a
+// password (unlike the config file's store.url: a flag or variable is not
+// a file that gets checked in). A flag or variable replaces the config's
+// whole store but its pool size: its password_file belongs to its URL.
+func applyStore(f *config.File, flag string) error {
+	v := flag
+	if v == "" {
+		v = os.Getenv("OIDCFED_STORE")
+	}
+	switch {
+	case v == "":
+	case v == config.DriverSQLite:
+		f.Store = config.Store{Driver: config.DriverSQLite, MaxConns: f.Store.MaxConns}
+	case postgres.IsURL(v):
+		f.Store = config.Store{Driver: config.DriverPostgres, URL: v, MaxConns: f.Store.MaxConns}
+	default:
+		return fmt.Errorf("--store %s: want a postgres:// URL or sqlite", postgres.Redact(v))
+	}
+	return nil
 }
 
 // options resolves flags, environment and config into app.Options.
@@ -117,15 +143,19 @@ func (f *localFlags) register(cmd *cobra.Command) {
 // --config must still act on its own issuer's keys, not on the dev one's.
 func (f *localFlags) options(needIssuer bool) (app.Options, error) {
 	o := app.Options{DataDir: ".oidcfed"}
-	icfg := issuerConfig(config.Default())
+	file := config.Default()
 	if f.configFile != "" {
-		file, err := config.Load(f.configFile)
-		if err != nil {
+		var err error
+		if file, err = config.Load(f.configFile); err != nil {
 			return o, err
 		}
 		o.DataDir, o.MasterKeyFile = file.DataDir, file.MasterKeyFile
-		icfg = issuerConfig(file)
 	}
+	icfg := issuerConfig(file)
+	if err := applyStore(file, f.storeURL); err != nil {
+		return o, err
+	}
+	o.StoreURL, o.StorePasswordFile, o.StoreMaxConns = file.Store.URL, file.Store.PasswordFile, file.Store.MaxConns
 	if f.dataDir != "" {
 		o.DataDir = f.dataDir
 	}

@@ -62,3 +62,47 @@ func TestOptionsPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestStorePrecedence: the store comes from --store, then $OIDCFED_STORE,
+// then the config file; "sqlite" names the data directory's database.
+func TestStorePrecedence(t *testing.T) {
+	tmp := t.TempDir()
+	config := filepath.Join(tmp, "oidcfed.yaml")
+	const fromConfig = "postgres://oidcfed@config.example/oidcfed"
+	if err := os.WriteFile(config, []byte("data_dir: "+tmp+"\nissuer:\n  url: https://ci.example.com\nstore:\n  driver: postgres\n  url: "+fromConfig+"\n  password_file: /pw\n  max_conns: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		flags    localFlags
+		env      string
+		wantURL  string
+		wantPass string
+		wantErr  string
+	}{
+		{"sqlite by default", localFlags{dataDir: tmp}, "", "", "", ""},
+		{"config", localFlags{configFile: config}, "", fromConfig, "/pw", ""},
+		{"env beats config", localFlags{configFile: config}, "postgres://env/db", "postgres://env/db", "", ""},
+		{"flag beats env", localFlags{configFile: config, storeURL: "postgres://u:pw@flag/db"}, "postgres://env/db", "postgres://u:pw@flag/db", "", ""},
+		{"sqlite over the config", localFlags{configFile: config, storeURL: "sqlite"}, "", "", "", ""},
+		{"not a store", localFlags{dataDir: tmp, storeURL: "mysql://u:hunter2@db/x"}, "", "", "", "want a postgres:// URL or sqlite"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OIDCFED_STORE", tc.env)
+			o, err := tc.flags.options(false)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("err = %v, want %q without the password", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.StoreURL != tc.wantURL || o.StorePasswordFile != tc.wantPass {
+				t.Errorf("store %q password file %q, want %q %q", o.StoreURL, o.StorePasswordFile, tc.wantURL, tc.wantPass)
+			}
+		})
+	}
+}

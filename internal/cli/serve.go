@@ -15,6 +15,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var (
 		configFile, listen, dataDir, masterKeyFile, logLevel, auditFile string
+		storeURL, issuerURL                                             string
 		dev, demo, audit                                                bool
 	)
 	cmd := &cobra.Command{
@@ -28,7 +29,14 @@ runner token and write <data>/dev.env with export lines for the CLI. The dev
 runner token may mint any claims and the API is plain HTTP, so --dev listens
 on loopback only (127.0.0.0/8, ::1, localhost).
 
-One server at a time may use a data directory: it holds <data>/serve.lock.`,
+One server at a time may use a data directory: it holds <data>/serve.lock.
+
+With --store postgres://… (or store: in the config) the store is a PostgreSQL
+database that several replicas share; a replica then needs no data directory
+(in dev mode, each keeps its dev.env in its own --data). Dev replicas sharing a
+database also share --master-key-file (created by the first if missing) and,
+behind one address, --issuer: they then write the same runner token and root
+access key to their dev.env.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file := config.Default()
@@ -49,6 +57,12 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 			}
 			if dataDir != "" {
 				file.DataDir = dataDir
+			}
+			if err := applyStore(file, storeURL); err != nil {
+				return err
+			}
+			if issuerURL != "" {
+				file.Issuer.URL = issuerURL
 			}
 			if env := os.Getenv("OIDCFED_MASTER_KEY_FILE"); env != "" {
 				file.MasterKeyFile = env
@@ -98,6 +112,9 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 				NoAudit:                      file.Audit.Disabled,
 				Listen:                       file.Listen,
 				DataDir:                      file.DataDir,
+				StoreURL:                     file.Store.URL,
+				StorePasswordFile:            file.Store.PasswordFile,
+				StoreMaxConns:                file.Store.MaxConns,
 				MasterKeyFile:                file.MasterKeyFile,
 				Dev:                          dev,
 				NoDemo:                       !demo,
@@ -114,7 +131,9 @@ One server at a time may use a data directory: it holds <data>/serve.lock.`,
 	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: loopback only, local defaults, self-issued, state in ./.oidcfed")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address host:port (default 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (dev default ./.oidcfed)")
-	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "master key file, mode 0600 (or $OIDCFED_MASTER_KEY_FILE)")
+	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "master key file, mode 0600 (or $OIDCFED_MASTER_KEY_FILE); with --dev, created if missing")
+	cmd.Flags().StringVar(&storeURL, "store", "", "store: a postgres:// URL shared by replicas, or sqlite (the data directory's); default $OIDCFED_STORE, else the config's store, else sqlite")
+	cmd.Flags().StringVar(&issuerURL, "issuer", "", "issuer URL (iss), over the config's issuer.url; with --dev the default is the server's own URL")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "also write every audit event to this JSON Lines file, synced before each answer ('-' for stdout)")
 	cmd.Flags().BoolVar(&audit, "audit", true, "record every call in the audit log before answering it; --audit=false is for measuring its cost only")

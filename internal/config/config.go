@@ -28,7 +28,8 @@ const (
 	AlgorithmRS256 = "RS256"
 	AlgorithmES256 = "ES256"
 
-	DriverSQLite = "sqlite"
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
 
 	// Sub claim components, as in GitLab's ci_id_token_sub_claim_components.
 	ComponentProjectPath = "project_path"
@@ -175,10 +176,20 @@ type Issuer struct {
 	SubClaimComponents []string `yaml:"sub_claim_components" json:"sub_claim_components"`
 }
 
-// Store selects the persistence backend. Only sqlite exists today; the
-// section exists so postgres can be added without a format change.
+// Store selects the persistence backend: the embedded SQLite database in
+// data_dir (the default), or a PostgreSQL database that several replicas
+// share.
 type Store struct {
+	// Driver is sqlite or postgres.
 	Driver string `yaml:"driver" json:"driver"`
+	// URL is the PostgreSQL database (postgres://user@host:5432/db?
+	// sslmode=verify-full); never with a password in it: that goes in
+	// PasswordFile (or ~/.pgpass).
+	URL string `yaml:"url" json:"url,omitempty"`
+	// PasswordFile holds the database password, one line.
+	PasswordFile string `yaml:"password_file" json:"password_file,omitempty"`
+	// MaxConns caps each replica's connection pool (default 10).
+	MaxConns int `yaml:"max_conns" json:"max_conns,omitempty"`
 }
 
 // Default returns the defaults every file is layered on. Issuer.URL is left

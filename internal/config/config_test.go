@@ -121,6 +121,25 @@ func TestParseEmptySections(t *testing.T) {
 	}
 }
 
+func TestParsePostgresStore(t *testing.T) {
+	f, err := Parse("oidcfed.yaml", []byte(`issuer:
+  url: https://ci.example.com
+store:
+  driver: postgres
+  url: postgres://oidcfed@db.internal:5432/oidcfed?sslmode=verify-full
+  password_file: /etc/oidcfed/db.password
+  max_conns: 20
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Store{Driver: DriverPostgres, URL: "postgres://oidcfed@db.internal:5432/oidcfed?sslmode=verify-full",
+		PasswordFile: "/etc/oidcfed/db.password", MaxConns: 20}
+	if f.Store != want {
+		t.Errorf("store = %+v, want %+v", f.Store, want)
+	}
+}
+
 func TestDefault(t *testing.T) {
 	// Default has no issuer URL, and says so; with one it validates.
 	err := Default().Validate()
@@ -308,8 +327,20 @@ func TestParseErrors(t *testing.T) {
 			[]string{`oidcfed.yaml:5: issuer.sub_claim_components[1]: "environment" is not one of project_path, ref_type, ref`}},
 		{"sub claim duplicate", url + "  sub_claim_components: [project_path, ref, ref]\n",
 			[]string{`oidcfed.yaml:3: issuer.sub_claim_components[2]: "ref" is listed more than once`}},
-		{"postgres not yet", url + "store:\n  driver: postgres\n",
-			[]string{`oidcfed.yaml:4: store.driver: "postgres" is not supported (want sqlite)`}},
+		{"unknown driver", url + "store:\n  driver: mysql\n",
+			[]string{`oidcfed.yaml:4: store.driver: "mysql" is not supported (want sqlite or postgres)`}},
+		{"postgres without url", url + "store:\n  driver: postgres\n",
+			[]string{`oidcfed.yaml:3: store.url: required with driver postgres`}},
+		{"postgres url with a password", url + "store:\n  driver: postgres\n  url: postgres://u:pw@db/oidcfed\n",
+			[]string{`oidcfed.yaml:5: store.url: must not contain a password: put it in store.password_file`}},
+		{"postgres password as a parameter", url + "store:\n  driver: postgres\n  url: postgres://u@db/oidcfed?password=pw\n",
+			[]string{`oidcfed.yaml:5: store.url: must not contain a password`}},
+		{"postgres url of another kind", url + "store:\n  driver: postgres\n  url: mysql://db/oidcfed\n",
+			[]string{`oidcfed.yaml:5: store.url: is not a postgres://user@host:port/database URL`}},
+		{"url with sqlite", url + "store:\n  url: postgres://db/oidcfed\n",
+			[]string{`oidcfed.yaml:4: store.url: is for driver postgres`}},
+		{"pool too large", url + "store:\n  driver: postgres\n  url: postgres://db/x\n  max_conns: 5000\n",
+			[]string{`oidcfed.yaml:6: store.max_conns: 5000 is not between 1 and 1000`}},
 		{"bad log level", "log_level: verbose\n" + url,
 			[]string{`oidcfed.yaml:1: log_level: "verbose" is not one of debug, info, warn, error`}},
 		{"listen without port", "listen: 127.0.0.1\n" + url,
@@ -324,7 +355,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{`oidcfed.yaml:1: data_dir: must not be empty`}},
 		{"control char in path", "master_key_file: \"/k\\n\"\n" + url,
 			[]string{`oidcfed.yaml:1: master_key_file: "/k\n" contains control characters`}},
-		{"all validation errors at once", "log_level: loud\nissuer:\n  algorithm: HS256\nstore:\n  driver: postgres\n",
+		{"all validation errors at once", "log_level: loud\nissuer:\n  algorithm: HS256\nstore:\n  driver: oracle\n",
 			[]string{`oidcfed.yaml:1: log_level:`, `oidcfed.yaml:2: issuer.url: required`, `oidcfed.yaml:3: issuer.algorithm:`, `oidcfed.yaml:5: store.driver:`}},
 	}
 	for _, tt := range tests {

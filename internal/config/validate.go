@@ -47,9 +47,7 @@ func validate(f *File, name string, ls lines) error {
 	}
 	v.durations(&f.Issuer)
 	v.subClaim(f.Issuer.SubClaimComponents)
-	if f.Store.Driver != DriverSQLite {
-		v.bad("store.driver", "%s is not supported (want sqlite)", quote(f.Store.Driver))
-	}
+	v.store(&f.Store)
 	v.iam(f)
 	if f.Audit.Retention < 0 {
 		v.bad("audit.retention", "%s must not be negative (use 0 to keep every event)", f.Audit.Retention)
@@ -57,6 +55,41 @@ func validate(f *File, name string, ls lines) error {
 		v.bad("audit.retention", "%s is shorter than 1h", f.Audit.Retention)
 	}
 	return v.errs.err()
+}
+
+// store checks the backend's settings. A PostgreSQL URL names the server
+// and database, never the password: the file holds no secrets (secrets are
+// referenced by *_file paths), so a password in the URL is refused rather
+// than silently used.
+func (v *validator) store(s *Store) {
+	switch s.Driver {
+	case DriverSQLite:
+		for key, val := range map[string]string{"store.url": s.URL, "store.password_file": s.PasswordFile} {
+			if val != "" {
+				v.bad(key, "is for driver postgres; sqlite keeps its database in data_dir")
+			}
+		}
+	case DriverPostgres:
+		if s.URL == "" {
+			v.bad("store.url", "required with driver postgres (postgres://user@host:5432/database?sslmode=verify-full)")
+			break
+		}
+		u, err := url.Parse(s.URL)
+		switch {
+		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "":
+			v.bad("store.url", "is not a postgres://user@host:port/database URL")
+		case u.User != nil && func() bool { _, ok := u.User.Password(); return ok }(), u.Query().Has("password"):
+			v.bad("store.url", "must not contain a password: put it in store.password_file (or ~/.pgpass)")
+		}
+		if s.PasswordFile != "" {
+			v.path("store.password_file", s.PasswordFile)
+		}
+	default:
+		v.bad("store.driver", "%s is not supported (want sqlite or postgres)", quote(s.Driver))
+	}
+	if s.MaxConns < 0 || s.MaxConns > 1000 {
+		v.bad("store.max_conns", "%d is not between 1 and 1000 (0: the default, 10)", s.MaxConns)
+	}
 }
 
 func (v *validator) listen(s string) {

@@ -316,9 +316,21 @@ func (s *Static) OIDCProviders() []*OIDCProvider {
 // IAM's id alphabet, and a 40-character secret of standard base64, the
 // shapes AWS issues.
 func NewAccessKey() (id, secret string, err error) {
-	var b [10 + 30]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var idBytes [10]byte
+	var secretBytes [30]byte
+	if _, err := rand.Read(idBytes[:]); err != nil {
 		return "", "", err
 	}
-	return "AKIA" + idAlphabet.EncodeToString(b[:10]), base64.StdEncoding.EncodeToString(b[10:]), nil
+	if _, err := rand.Read(secretBytes[:]); err != nil {
+		return "", "", err
+	}
+	id, secret = AccessKeyFrom(idBytes, secretBytes)
+	return id, secret, nil
+}
+
+// AccessKeyFrom is the access key NewAccessKey makes from these random
+// bytes; dev mode derives them from the master key, so replicas sharing a
+// database and a master key agree on the dev root key.
+func AccessKeyFrom(idBytes [10]byte, secretBytes [30]byte) (id, secret string) {
+	return "AKIA" + idAlphabet.EncodeToString(idBytes[:]), base64.StdEncoding.EncodeToString(secretBytes[:])
 }

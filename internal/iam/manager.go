@@ -56,13 +56,17 @@ type ManagerOptions struct {
 	Seal func(plaintext []byte, aad string) ([]byte, error)
 	// OnProvidersChanged is told every provider after a change to the set.
 	OnProvidersChanged func([]*OIDCProvider)
+	// OnWrite, when set, is called after every write through the Manager
+	// (committed or not), when the Manager clears its own cache: for caches
+	// elsewhere over records its writes touch (access keys).
+	OnWrite func()
 }
 
 // Manager is the IAM directory over the store, with the config-declared
 // entities as a read-only overlay, and the IAM API's write operations.
 // Reads are served from an in-process cache that every write through this
-// Manager clears; replicas learn of other replicas' writes through the
-// store's IAM generation (the PostgreSQL issue).
+// Manager clears; a replica learns of other replicas' writes from the
+// store's change notifications and calls Refresh.
 type Manager struct {
 	opts ManagerOptions
 
@@ -434,8 +438,20 @@ func (m *Manager) ListAccessKeys(ctx context.Context, userName string) ([]store.
 func (m *Manager) update(ctx context.Context, fn func(tx store.Tx) error) error {
 	err := m.opts.Store.Update(ctx, fn)
 	m.invalidate()
+	if m.opts.OnWrite != nil {
+		m.opts.OnWrite()
+	}
 	return err
 }
+
+// Invalidate drops every cached entity, for a change another process (a
+// replica) committed: the next request reads the store. Follow it with
+// ReloadProviders, which needs the store.
+func (m *Manager) Invalidate() { m.invalidate() }
+
+// ReloadProviders re-reads the provider set and tells OnProvidersChanged,
+// as a write through this Manager does.
+func (m *Manager) ReloadProviders(ctx context.Context) { m.providersChanged(ctx) }
 
 func put(ctx context.Context, tx store.Tx, kind, key string, v any, create bool) error {
 	body, err := json.Marshal(v)

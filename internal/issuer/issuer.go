@@ -143,6 +143,19 @@ type Issuer struct {
 	metrics  *Metrics
 	done     chan struct{} // closed when the maintenance loop has stopped
 	audit    audit.Recorder
+
+	// runners caches active runners by token hash once CacheRunners is
+	// called; nil until then (every Authenticate reads the store).
+	runners atomic.Pointer[runnerCache]
+}
+
+// runnerCache maps the SHA-256 of a runner token (as a string) to the
+// active runner it belongs to. Callers get copies that share the
+// constraints map, which nothing changes after the runner is read.
+type runnerCache struct {
+	mu  sync.RWMutex
+	m   map[string]store.Runner
+	gen uint64 // see iam.Manager: a read that raced an invalidation does not cache
 }
 
 // keyState is an immutable snapshot of the schedule with ready signers.
@@ -800,14 +813,45 @@ func (i *Issuer) CreateRunner(ctx context.Context, name string, constraints map[
 // malformed, unknown, revoked. Callers must not say which.
 var ErrUnauthorized = errors.New("unauthorized")
 
+// CacheRunners makes Authenticate keep active runners in memory, so a mint
+// does not wait on the store. Only for a store that reports changes
+// (store.Notifier): whoever watches it must call InvalidateRunners on every
+// change to runners, or a revoked runner would go on minting. Without it,
+// every mint reads the store, which sees a revocation by the CLI at once.
+func (i *Issuer) CacheRunners() {
+	i.runners.CompareAndSwap(nil, &runnerCache{m: map[string]store.Runner{}})
+}
+
+// InvalidateRunners drops the cached runners (see CacheRunners).
+func (i *Issuer) InvalidateRunners() {
+	if c := i.runners.Load(); c != nil {
+		c.mu.Lock()
+		c.m = map[string]store.Runner{}
+		c.gen++
+		c.mu.Unlock()
+	}
+}
+
 // Authenticate returns the active runner a bearer token belongs to.
 func (i *Issuer) Authenticate(ctx context.Context, token string) (*store.Runner, error) {
 	if !strings.HasPrefix(token, RunnerTokenPrefix) || len(token) > 128 {
 		return nil, ErrUnauthorized
 	}
+	h := HashRunnerToken(token)
+	cache := i.runners.Load()
+	var gen uint64
+	if cache != nil {
+		cache.mu.RLock()
+		r, ok := cache.m[string(h)]
+		gen = cache.gen
+		cache.mu.RUnlock()
+		if ok {
+			return &r, nil
+		}
+	}
 	var r store.Runner
 	err := i.store.View(ctx, func(tx store.Tx) (err error) {
-		r, err = tx.GetRunnerByTokenHash(ctx, HashRunnerToken(token))
+		r, err = tx.GetRunnerByTokenHash(ctx, h)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -818,6 +862,15 @@ func (i *Issuer) Authenticate(ctx context.Context, token string) (*store.Runner,
 	}
 	if r.RevokedAt != nil {
 		return nil, ErrUnauthorized
+	}
+	// Only active runners are cached: unknown tokens are what an attacker
+	// controls, and must not grow the map.
+	if cache != nil {
+		cache.mu.Lock()
+		if cache.gen == gen {
+			cache.m[string(h)] = r
+		}
+		cache.mu.Unlock()
 	}
 	return &r, nil
 }

@@ -138,6 +138,10 @@ func (s *Service) DefaultPolicy() string {
 }`
 }
 
+// Invalidate drops every cached key and alias, for a change another process
+// (a replica) committed: the next request reads the store.
+func (s *Service) Invalidate() { s.invalidate() }
+
 func (s *Service) invalidate() {
 	s.mu.Lock()
 	s.entries = map[string]*entry{}

@@ -300,6 +300,7 @@ func (s *Store) migrate(ctx context.Context, ms []migration) error {
 	if err != nil {
 		return s.versionErr(err)
 	}
+	s.migratedFrom, s.migratedTo = cur, len(ms)
 	if cur == len(ms) {
 		return nil
 	}

@@ -72,6 +72,8 @@ type Store struct {
 	path string
 	w    *sql.DB // writer: one connection, BEGIN IMMEDIATE
 	r    *sql.DB // readers: several query_only connections
+
+	migratedFrom, migratedTo int // see Migrated
 }
 
 var _ store.Store = (*Store)(nil)
@@ -219,6 +221,10 @@ func dsn(path string, busyTimeout time.Duration, reader bool) string {
 	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
 	return u.String()
 }
+
+// Migrated says which schema version Open found and which it left: equal
+// when there was nothing to do.
+func (s *Store) Migrated() (from, to int) { return s.migratedFrom, s.migratedTo }
 
 // Path is the absolute path of the database file.
 func (s *Store) Path() string { return s.path }
