@@ -308,19 +308,22 @@ const (
 // commit writes one batch: chained, to the store in one transaction, then
 // to the JSON Lines sink, then answers every request in it.
 func (l *Log) commit(batch []*pending) {
-	seq, prev := l.seq, l.prev
-	records := make([]store.AuditRecord, len(batch))
-	for i, p := range batch {
-		seq++
-		body := withChain(p.body, l.writer, seq, prev)
-		sum := sha256.Sum256(body)
-		prev = hex.EncodeToString(sum[:])
-		records[i] = p.rec
-		records[i].Writer, records[i].Seq, records[i].Body = l.writer, seq, body
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
 	defer cancel()
+	records, seq, prev := l.chain(batch)
 	err := l.opts.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditRecords(ctx, records) })
+	if errors.Is(err, store.ErrAlreadyExists) {
+		// An earlier commit was reported failed but did commit (the
+		// database connection dropped after COMMIT reached it), so the
+		// store's chain is ahead of ours: carry on after what it holds
+		// rather than fail every commit from now on.
+		if rerr := l.resync(ctx); rerr != nil {
+			err = errors.Join(err, rerr)
+		} else {
+			records, seq, prev = l.chain(batch)
+			err = l.opts.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditRecords(ctx, records) })
+		}
+	}
 	if err == nil {
 		// The store has them: the chain moves on even if the file sink
 		// fails below (its gap then shows in a verification of the file).
@@ -336,6 +339,47 @@ func (l *Log) commit(batch []*pending) {
 	for _, p := range batch {
 		p.err <- err
 	}
+}
+
+// chain gives batch's events their places after l's last record.
+func (l *Log) chain(batch []*pending) (records []store.AuditRecord, seq uint64, prev string) {
+	seq, prev = l.seq, l.prev
+	records = make([]store.AuditRecord, len(batch))
+	for i, p := range batch {
+		seq++
+		body := withChain(p.body, l.writer, seq, prev)
+		sum := sha256.Sum256(body)
+		prev = hex.EncodeToString(sum[:])
+		records[i] = p.rec
+		records[i].Writer, records[i].Seq, records[i].Body = l.writer, seq, body
+	}
+	return records, seq, prev
+}
+
+// resync moves l's place in its chain to the last record the store holds
+// for its writer.
+func (l *Log) resync(ctx context.Context) error {
+	return l.opts.Store.View(ctx, func(tx store.Tx) error {
+		chains, err := tx.AuditChains(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range chains {
+			if c.Writer != l.writer || c.Last <= l.seq {
+				continue
+			}
+			last, err := tx.AuditChain(ctx, l.writer, c.Last, 1)
+			if err != nil || len(last) != 1 {
+				return errors.Join(err, fmt.Errorf("audit: record %d of %s vanished", c.Last, l.writer))
+			}
+			sum := sha256.Sum256(last[0].Body)
+			l.opts.Log.Warn("audit chain resumed after a commit that was reported failed but was committed",
+				"writer", l.writer, "from_seq", l.seq, "to_seq", c.Last)
+			l.seq, l.prev = c.Last, hex.EncodeToString(sum[:])
+			return nil
+		}
+		return errors.New("audit: the store holds no records past ours")
+	})
 }
 
 func writeLines(w Syncer, records []store.AuditRecord) error {

@@ -268,3 +268,45 @@ func TestEventHasNoEscapedHTML(t *testing.T) {
 		t.Errorf("body %s", recs[0].Body)
 	}
 }
+
+// lostAck commits an Update and then reports it failed, once armed: what
+// a client sees when the database connection drops after COMMIT reached
+// the server.
+type lostAck struct {
+	store.Store
+	armed bool
+}
+
+func (s *lostAck) Update(ctx context.Context, fn func(store.Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err == nil && s.armed {
+		s.armed = false
+		return errors.New("connection reset while committing")
+	}
+	return err
+}
+
+// TestCommitReportedFailedButCommitted: after such a commit the log's chain
+// continues after what the store holds, instead of failing every later
+// commit on a taken sequence number; the chain still verifies.
+func TestCommitReportedFailedButCommitted(t *testing.T) {
+	st, _ := openStore(t)
+	flaky := &lostAck{Store: st}
+	l := newLog(t, audit.Options{Store: flaky, Writer: "w1"})
+	if err := l.Record(context.Background(), event(1)); err != nil {
+		t.Fatal(err)
+	}
+	flaky.armed = true
+	if err := l.Record(context.Background(), event(2)); err == nil {
+		t.Fatal("the commit reported failed did not fail its request")
+	}
+	for i := 3; i <= 5; i++ {
+		if err := l.Record(context.Background(), event(i)); err != nil {
+			t.Fatalf("record %d after the lost acknowledgement: %v", i, err)
+		}
+	}
+	reports, err := audit.Verify(context.Background(), st)
+	if err != nil || !audit.OK(reports) || len(reports) != 1 || reports[0].Records != 5 {
+		t.Fatalf("chains: %+v, %v; want one whole chain of 5 (the unacknowledged record included)", reports, err)
+	}
+}
