@@ -573,3 +573,85 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("migrate against nothing: %d %s (want a failure naming the server, without the password)", code, stderr)
 	}
 }
+
+// TestMoveStoreToPostgresAndBack: a dev server's state on SQLite moves to
+// PostgreSQL with `admin export` / `admin import`, a server there carries
+// on where the first left off (the same runner token, issuer key, IAM role,
+// KMS key and audit chain), and the state moves back to SQLite as well.
+func TestMoveStoreToPostgresAndBack(t *testing.T) {
+	hermeticEnv(t)
+	dir, listen := t.TempDir(), freeAddr(t)
+	first := startDev(t, dir, listen, nil)
+	env := app.ReadEnvFile(filepath.Join(dir, app.DevEnvFileName))
+	root := aws.Credentials{AccessKeyID: env["AWS_ACCESS_KEY_ID"], SecretAccessKey: env["AWS_SECRET_ACCESS_KEY"]}
+	keyRes := signed(t, first.URL, root, "kms", "TrentService.CreateKey", `{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}`)
+	var created struct{ KeyMetadata struct{ KeyId string } }
+	if err := json.Unmarshal(keyRes.Body, &created); err != nil || keyRes.Status != http.StatusOK {
+		t.Fatalf("CreateKey: %d %s", keyRes.Status, keyRes.Body)
+	}
+	if res := signed(t, first.URL, root, "iam", "", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"carried"}}.Encode()); res.Status != http.StatusOK {
+		t.Fatalf("CreateUser: %d %s", res.Status, res.Body)
+	}
+	_, jwksBefore := fetchJWKS(t, first.Issuer)
+	first.stop(t)
+
+	export := filepath.Join(t.TempDir(), "state.jsonl")
+	if code, out, stderr := runCLI(t, "admin", "export", export, "--data", dir); code != 0 || !strings.Contains(stderr, "exported 1 runners") {
+		t.Fatalf("export: %d %s %s", code, out, stderr)
+	}
+	storeURL := pgtest.NewSchema(t)
+	code, out, stderr := runCLI(t, "admin", "import", export, "--store", storeURL)
+	if code != 0 || !strings.Contains(out, "imported 1 runners") {
+		t.Fatalf("import: %d %s %s", code, out, stderr)
+	}
+	// Importing twice is refused: the store is no longer empty.
+	if code, _, stderr := runCLI(t, "admin", "import", export, "--store", storeURL); code == 0 || !strings.Contains(stderr, "not empty") {
+		t.Fatalf("second import: %d %s", code, stderr)
+	}
+
+	// The same data directory (master key, dev.env) and address, the
+	// store now in PostgreSQL.
+	moved := startDev(t, dir, listen, func(o *app.Options) { o.StoreURL = storeURL })
+	if moved.Token != first.Token {
+		t.Error("the dev runner token changed in the move")
+	}
+	if _, jwks := fetchJWKS(t, moved.Issuer); !bytes.Equal(jwks, jwksBefore) {
+		t.Errorf("the JWKS changed in the move:\n%s\nwant\n%s", jwks, jwksBefore)
+	}
+	tok, _ := mintJSON(t, moved.URL, moved.Token, basicRequest(moved.Issuer))
+	if _, res := assume(t, moved.URL, iam.RoleARN("000000000000", "/", app.DevDeployRole), tok); res.Status != http.StatusOK {
+		t.Errorf("assume after the move: %d %s", res.Status, res.Body)
+	}
+	body := `{"KeyId":"` + created.KeyMetadata.KeyId + `","Message":"eA==","MessageType":"RAW","SigningAlgorithm":"ECDSA_SHA_256"}`
+	if res := signed(t, moved.URL, root, "kms", "TrentService.Sign", body); res.Status != http.StatusOK {
+		t.Errorf("Sign with the key created before the move: %d %s", res.Status, res.Body)
+	}
+	if res := signed(t, moved.URL, root, "iam", "", url.Values{"Action": {"GetUser"}, "Version": {"2010-05-08"}, "UserName": {"carried"}}.Encode()); res.Status != http.StatusOK {
+		t.Errorf("GetUser after the move: %d %s", res.Status, res.Body)
+	}
+	moved.stop(t)
+	code, out, stderr = runCLI(t, "audit", "verify", "--store", storeURL)
+	if code != 0 || strings.Count(out, ": ok, ") != 2 {
+		t.Errorf("audit verify after the move (the first server's chain and the second's): %d\n%s%s", code, out, stderr)
+	}
+
+	// And back to SQLite, in a new data directory.
+	back := filepath.Join(t.TempDir(), "state.jsonl")
+	if code, _, stderr := runCLI(t, "admin", "export", back, "--store", storeURL); code != 0 {
+		t.Fatalf("export from postgres: %d %s", code, stderr)
+	}
+	dir2 := t.TempDir()
+	if code, out, stderr := runCLI(t, "admin", "import", back, "--data", dir2); code != 0 || !strings.Contains(out, "imported 1 runners") {
+		t.Fatalf("import into sqlite: %d %s %s", code, out, stderr)
+	}
+	writeFile(t, filepath.Join(dir2, "master.key"), readFile(t, filepath.Join(dir, "master.key")), 0o600)
+	writeFile(t, filepath.Join(dir2, app.DevEnvFileName), readFile(t, filepath.Join(dir, app.DevEnvFileName)), 0o600)
+	again := startDev(t, dir2, listen, nil)
+	if res := signed(t, again.URL, root, "kms", "TrentService.Sign", body); res.Status != http.StatusOK || again.Token != first.Token {
+		t.Errorf("back on SQLite: Sign %d %s; runner token kept: %v", res.Status, res.Body, again.Token == first.Token)
+	}
+	code, out, stderr = runCLI(t, "audit", "verify", "--data", dir2)
+	if code != 0 || strings.Count(out, ": ok, ") != 3 {
+		t.Errorf("audit verify back on SQLite: %d\n%s%s", code, out, stderr)
+	}
+}

@@ -302,7 +302,53 @@ left alone: point the server at the new file afterwards.`,
 		},
 	}
 	rotateMK.Flags().StringVar(&newKeyFile, "new-master-key-file", "", "use this key file (mode 0600) instead of generating one")
-	cmd.AddCommand(rotateMK)
+	export := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write the whole store to FILE, to move it to another backend",
+		Long: `Write every record of the store — runners, issuer and KMS keys, access keys,
+IAM entities, the audit log with its chains — to FILE (JSON Lines, mode 0600;
+'-' for standard output), from one consistent snapshot, so it may run beside
+a server. Secrets stay sealed under the master key: the file is no more use
+without it than the database is. 'admin import FILE' reads it into another
+store, SQLite or PostgreSQL.`,
+		Example: `  oidcfed admin export state.jsonl --data /var/lib/oidcfed
+  oidcfed admin import state.jsonl --store postgres://oidcfed@db.internal/oidcfed`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options(false)
+			if err != nil {
+				return err
+			}
+			sum, err := app.Export(cmd.Context(), o, args[0], cmd.OutOrStdout(), time.Now)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "exported %s; secrets sealed under master key %s\n", sum.Counts, strings.Join(sum.SealedUnder, ", "))
+			return nil
+		},
+	}
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Read an export into a new, empty store",
+		Long: `Read FILE, written by 'admin export', into the store (--store, --config or
+--data), which must be empty: a new database no server has started on. One
+transaction: everything is imported or nothing. Start the servers on it with
+the master key the export names.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options(false)
+			if err != nil {
+				return err
+			}
+			sum, err := app.Import(cmd.Context(), o, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s; secrets sealed under master key %s: start servers with it\n", sum.Counts, strings.Join(sum.SealedUnder, ", "))
+			return nil
+		},
+	}
+	cmd.AddCommand(rotateMK, export, imp)
 	return cmd
 }
 

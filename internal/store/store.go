@@ -108,6 +108,11 @@ type Tx interface {
 	// RevokeRunner marks the runner revoked at t. Revoking a revoked runner
 	// is ErrNotFound (there is no active runner with that id).
 	RevokeRunner(ctx context.Context, id int64, at time.Time) error
+	// ImportRunner inserts r with the id it has (> 0), as `admin import`
+	// moves runners between stores: audit records and tokens name runners
+	// by id. ErrAlreadyExists if the id, the token hash or (while active)
+	// the name is taken. Runners created afterwards get larger ids.
+	ImportRunner(ctx context.Context, r *Runner) error
 
 	// Issuer signing keys.
 
@@ -116,6 +121,9 @@ type Tx interface {
 	// ListSigningKeys returns every signing key of the issuer, including
 	// retired and expired ones, ordered by ActivateAt then KID.
 	ListSigningKeys(ctx context.Context, issuer string) ([]SigningKey, error)
+	// ListAllSigningKeys returns every issuer's keys, ordered by issuer,
+	// then as ListSigningKeys orders them (`admin export`).
+	ListAllSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// UpdateSigningKeySchedule sets the retire/expire times of one key.
 	UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, retireAt, expireAt *time.Time) error
 	// PostponeSigningKeyActivation moves a key's ActivateAt later. Issuers
@@ -135,6 +143,9 @@ type Tx interface {
 	// ListAccessKeys returns a user's keys ("" for the account root user),
 	// ordered by creation time then id.
 	ListAccessKeys(ctx context.Context, userName string) ([]AccessKey, error)
+	// ListAllAccessKeys returns every user's keys and the root user's,
+	// ordered by id (`admin export`).
+	ListAllAccessKeys(ctx context.Context) ([]AccessKey, error)
 	// SetAccessKeyStatus makes a key Active or Inactive. ErrNotFound if
 	// the id is unknown.
 	SetAccessKeyStatus(ctx context.Context, id, status string) error
@@ -157,6 +168,9 @@ type Tx interface {
 	// ListIAMRecords returns a kind's records whose key starts with
 	// keyPrefix, ordered by key (bytewise).
 	ListIAMRecords(ctx context.Context, kind, keyPrefix string) ([]IAMRecord, error)
+	// ListAllIAMRecords returns every record of every kind, ordered by
+	// kind then key (`admin export`).
+	ListAllIAMRecords(ctx context.Context) ([]IAMRecord, error)
 	// CountIAMRecords is len(ListIAMRecords(kind, "")) without the bodies.
 	CountIAMRecords(ctx context.Context, kind string) (int, error)
 	// IAMGeneration is a counter every committed IAM write increases: a
@@ -176,6 +190,10 @@ type Tx interface {
 	// AuditChain returns up to limit records of one writer with Seq ≥
 	// from, in sequence order.
 	AuditChain(ctx context.Context, writer string, from uint64, limit int) ([]AuditRecord, error)
+	// SetAuditAnchor records where a writer's pruned chain resumes,
+	// replacing its anchor if it has one (`admin import` moves anchors
+	// with the records they precede).
+	SetAuditAnchor(ctx context.Context, a AuditAnchor) error
 	// PruneAuditRecords removes, from each chain, its records up to the
 	// newest one older than before (a prefix of the chain, so what is kept
 	// stays a chain), and records where each chain now starts. It returns

@@ -147,6 +147,13 @@ func (t *txn) CreateRunner(ctx context.Context, r *store.Runner) error {
 	if err := t.writable(op); err != nil {
 		return err
 	}
+	return t.insertRunner(ctx, r, nil)
+}
+
+// insertRunner inserts r with id, or with the identity's next value when
+// id is nil, and sets r.ID.
+func (t *txn) insertRunner(ctx context.Context, r *store.Runner, id *int64) error {
+	const op = "create runner"
 	if r.Name == "" {
 		return fmt.Errorf("%s: empty name", op)
 	}
@@ -169,9 +176,36 @@ func (t *txn) CreateRunner(ctx context.Context, r *store.Runner) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: encode constraints: %w", op, r.Name, err)
 	}
+	if id != nil {
+		r.ID = *id
+		_, err := t.write(ctx, fmt.Sprintf("%s %q", op, r.Name),
+			"INSERT INTO runners (id, name, token_hash, constraints, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+			*id, r.Name, r.TokenHash, string(cj), created, revoked)
+		return err
+	}
 	return t.writeReturning(ctx, fmt.Sprintf("%s %q", op, r.Name), []any{&r.ID},
 		"INSERT INTO runners (name, token_hash, constraints, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
 		r.Name, r.TokenHash, string(cj), created, revoked)
+}
+
+func (t *txn) ImportRunner(ctx context.Context, r *store.Runner) error {
+	op := fmt.Sprintf("import runner %d", r.ID)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if r.ID <= 0 {
+		return fmt.Errorf("%s: the id must be positive", op)
+	}
+	id := r.ID
+	if err := t.insertRunner(ctx, r, &id); err != nil {
+		return err
+	}
+	// An explicit id does not move the identity's sequence: move it past,
+	// so CreateRunner never hands out an imported id. (Sequences ignore
+	// rollbacks: an import that fails leaves a gap, not a clash.)
+	_, err := t.tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('runners', 'id'),
+		GREATEST($1, coalesce(pg_sequence_last_value(pg_get_serial_sequence('runners', 'id')::regclass), 0)))`, id)
+	return wrapErr(op+": advance the id sequence", err)
 }
 
 func scanRunner(row pgx.Row) (store.Runner, error) {
@@ -292,10 +326,17 @@ func (t *txn) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
 }
 
 func (t *txn) ListSigningKeys(ctx context.Context, issuer string) ([]store.SigningKey, error) {
-	op := "list signing keys of " + issuer
+	return t.listSigningKeys(ctx, "list signing keys of "+issuer, "WHERE issuer = $1 ORDER BY activate_at, kid", issuer)
+}
+
+func (t *txn) ListAllSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return t.listSigningKeys(ctx, "list all signing keys", "ORDER BY issuer, activate_at, kid")
+}
+
+func (t *txn) listSigningKeys(ctx context.Context, op, where string, args ...any) ([]store.SigningKey, error) {
 	rows, err := t.tx.Query(ctx, `
 		SELECT issuer, kid, algorithm, public_jwk, sealed_private_key, created_at, activate_at, retire_at, expire_at
-		FROM signing_keys WHERE issuer = $1 ORDER BY activate_at, kid`, issuer)
+		FROM signing_keys `+where, args...)
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
@@ -417,8 +458,15 @@ func (t *txn) GetAccessKey(ctx context.Context, id string) (store.AccessKey, err
 }
 
 func (t *txn) ListAccessKeys(ctx context.Context, userName string) ([]store.AccessKey, error) {
-	rows, err := t.tx.Query(ctx,
-		"SELECT "+accessKeyColumns+" FROM access_keys WHERE user_name = $1 ORDER BY created_at, id", userName)
+	return t.listAccessKeys(ctx, "WHERE user_name = $1 ORDER BY created_at, id", userName)
+}
+
+func (t *txn) ListAllAccessKeys(ctx context.Context) ([]store.AccessKey, error) {
+	return t.listAccessKeys(ctx, "ORDER BY id")
+}
+
+func (t *txn) listAccessKeys(ctx context.Context, where string, args ...any) ([]store.AccessKey, error) {
+	rows, err := t.tx.Query(ctx, "SELECT "+accessKeyColumns+" FROM access_keys "+where, args...)
 	if err != nil {
 		return nil, wrapErr("list access keys", err)
 	}
@@ -546,6 +594,24 @@ func (t *txn) ListIAMRecords(ctx context.Context, kind, keyPrefix string) ([]sto
 	for rows.Next() {
 		r := store.IAMRecord{Kind: kind}
 		if err := rows.Scan(&r.Key, &r.Body); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	return out, wrapErr(op, rows.Err())
+}
+
+func (t *txn) ListAllIAMRecords(ctx context.Context) ([]store.IAMRecord, error) {
+	const op = "list all IAM records"
+	rows, err := t.tx.Query(ctx, "SELECT kind, key, body FROM iam_records ORDER BY kind, key")
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.IAMRecord
+	for rows.Next() {
+		var r store.IAMRecord
+		if err := rows.Scan(&r.Kind, &r.Key, &r.Body); err != nil {
 			return nil, wrapErr(op, err)
 		}
 		out = append(out, r)

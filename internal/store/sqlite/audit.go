@@ -187,6 +187,19 @@ func (t *txn) AuditChain(ctx context.Context, writer string, from uint64, limit 
 	return out, wrapErr(op, rows.Err())
 }
 
+func (t *txn) SetAuditAnchor(ctx context.Context, a store.AuditAnchor) error {
+	op := "set audit anchor of " + a.Writer
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if a.Writer == "" || a.Seq == 0 || a.Hash == "" {
+		return fmt.Errorf("%s: writer, seq and hash must be set", op)
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_anchors (writer, seq, hash) VALUES (?, ?, ?)
+		ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, a.Writer, int64(a.Seq), a.Hash)
+	return wrapErr(op, err)
+}
+
 func (t *txn) PruneAuditRecords(ctx context.Context, before time.Time) (int64, error) {
 	const op = "prune audit records"
 	if err := t.writable(op); err != nil {

@@ -78,6 +78,13 @@ func (t *txn) CreateRunner(ctx context.Context, r *store.Runner) error {
 	if err := t.writable(op); err != nil {
 		return err
 	}
+	return t.insertRunner(ctx, r, nil)
+}
+
+// insertRunner inserts r with id, or with the next id when id is nil, and
+// sets r.ID.
+func (t *txn) insertRunner(ctx context.Context, r *store.Runner, id *int64) error {
+	const op = "create runner"
 	if r.Name == "" {
 		return fmt.Errorf("%s: empty name", op)
 	}
@@ -100,17 +107,21 @@ func (t *txn) CreateRunner(ctx context.Context, r *store.Runner) error {
 	if err != nil {
 		return fmt.Errorf("%s %q: encode constraints: %w", op, r.Name, err)
 	}
+	var explicit any // NULL: SQLite assigns the next id
+	if id != nil {
+		explicit = *id
+	}
 	res, err := t.tx.ExecContext(ctx,
-		"INSERT INTO runners (name, token_hash, constraints, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
-		r.Name, r.TokenHash, string(cj), created, revoked)
+		"INSERT INTO runners (id, name, token_hash, constraints, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+		explicit, r.Name, r.TokenHash, string(cj), created, revoked)
 	if err != nil {
 		return wrapErr(fmt.Sprintf("%s %q", op, r.Name), err)
 	}
-	id, err := res.LastInsertId()
+	newID, err := res.LastInsertId()
 	if err != nil {
 		return wrapErr(fmt.Sprintf("%s %q", op, r.Name), err)
 	}
-	r.ID = id
+	r.ID = newID
 	return nil
 }
 
@@ -200,6 +211,23 @@ func (t *txn) RevokeRunner(ctx context.Context, id int64, at time.Time) error {
 	return t.oneRow(op, "no active runner with that id", res, err)
 }
 
+func (t *txn) ImportRunner(ctx context.Context, r *store.Runner) error {
+	op := fmt.Sprintf("import runner %d", r.ID)
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if r.ID <= 0 {
+		return fmt.Errorf("%s: the id must be positive", op)
+	}
+	id := r.ID
+	// CreateRunner's checks and encoding, then the id put back: SQLite
+	// takes an explicit rowid and moves AUTOINCREMENT's counter past it.
+	if err := t.insertRunner(ctx, r, &id); err != nil {
+		return err
+	}
+	return nil
+}
+
 // oneRow turns the result of an UPDATE or DELETE of one row by key into nil,
 // or ErrNotFound when no row matched.
 func (t *txn) oneRow(op, notFound string, res sql.Result, err error) error {
@@ -257,10 +285,13 @@ func (t *txn) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
 }
 
 func (t *txn) ListSigningKeys(ctx context.Context, issuer string) ([]store.SigningKey, error) {
-	op := "list signing keys of " + issuer
+	return t.listSigningKeys(ctx, "list signing keys of "+issuer, "WHERE issuer = ? ORDER BY activate_at, kid", issuer)
+}
+
+func (t *txn) listSigningKeys(ctx context.Context, op, where string, args ...any) ([]store.SigningKey, error) {
 	rows, err := t.tx.QueryContext(ctx, `
 		SELECT issuer, kid, algorithm, public_jwk, sealed_private_key, created_at, activate_at, retire_at, expire_at
-		FROM signing_keys WHERE issuer = ? ORDER BY activate_at, kid`, issuer)
+		FROM signing_keys `+where, args...)
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
@@ -285,6 +316,10 @@ func (t *txn) ListSigningKeys(ctx context.Context, issuer string) ([]store.Signi
 		return nil, wrapErr(op, err)
 	}
 	return out, nil
+}
+
+func (t *txn) ListAllSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return t.listSigningKeys(ctx, "list all signing keys", "ORDER BY issuer, activate_at, kid")
 }
 
 func (t *txn) UpdateSigningKeySchedule(ctx context.Context, issuer, kid string, retireAt, expireAt *time.Time) error {
@@ -393,8 +428,15 @@ func (t *txn) GetAccessKey(ctx context.Context, id string) (store.AccessKey, err
 }
 
 func (t *txn) ListAccessKeys(ctx context.Context, userName string) ([]store.AccessKey, error) {
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT "+accessKeyColumns+" FROM access_keys WHERE user_name = ? ORDER BY created_at, id", userName)
+	return t.listAccessKeys(ctx, "WHERE user_name = ? ORDER BY created_at, id", userName)
+}
+
+func (t *txn) ListAllAccessKeys(ctx context.Context) ([]store.AccessKey, error) {
+	return t.listAccessKeys(ctx, "ORDER BY id")
+}
+
+func (t *txn) listAccessKeys(ctx context.Context, where string, args ...any) ([]store.AccessKey, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+accessKeyColumns+" FROM access_keys "+where, args...)
 	if err != nil {
 		return nil, wrapErr("list access keys", err)
 	}
@@ -640,6 +682,24 @@ func (t *txn) ListIAMRecords(ctx context.Context, kind, keyPrefix string) ([]IAM
 	for rows.Next() {
 		r := IAMRecord{Kind: kind}
 		if err := rows.Scan(&r.Key, &r.Body); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	return out, wrapErr(op, rows.Err())
+}
+
+func (t *txn) ListAllIAMRecords(ctx context.Context) ([]IAMRecord, error) {
+	const op = "list all IAM records"
+	rows, err := t.tx.QueryContext(ctx, "SELECT kind, key, body FROM iam_records ORDER BY kind, key")
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []IAMRecord
+	for rows.Next() {
+		var r IAMRecord
+		if err := rows.Scan(&r.Kind, &r.Key, &r.Body); err != nil {
 			return nil, wrapErr(op, err)
 		}
 		out = append(out, r)

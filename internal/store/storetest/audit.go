@@ -182,3 +182,27 @@ func testAuditPrune(t *testing.T, s store.Store) {
 		return err
 	})
 }
+
+func testAuditAnchorSet(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	appendAudit(t, s, auditRecord("b", 8))
+	for _, a := range []store.AuditAnchor{{Writer: "a", Seq: 3, Hash: "h3"}, {Writer: "a", Seq: 5, Hash: "h5"}, {Writer: "b", Seq: 7, Hash: "h7"}} {
+		update(t, s, func(tx store.Tx) error { return tx.SetAuditAnchor(ctx, a) })
+	}
+	view(t, s, func(tx store.Tx) error {
+		chains, err := tx.AuditChains(ctx)
+		if err != nil {
+			return err
+		}
+		if len(chains) != 2 || chains[0].Writer != "a" || chains[0].Count != 0 || chains[0].Anchor == nil ||
+			*chains[0].Anchor != (store.AuditAnchor{Writer: "a", Seq: 5, Hash: "h5"}) ||
+			chains[1].Anchor == nil || chains[1].Anchor.Seq != 7 || chains[1].First != 8 {
+			t.Errorf("chains: %+v", chains)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.SetAuditAnchor(ctx, store.AuditAnchor{Writer: "c"}) })
+	if err == nil {
+		t.Error("SetAuditAnchor accepted an anchor without seq and hash")
+	}
+}

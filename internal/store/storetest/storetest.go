@@ -53,6 +53,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunnerRevoke", testRunnerRevoke},
 		{"RunnerConstraintsRoundTrip", testRunnerConstraints},
 		{"RunnerList", testRunnerList},
+		{"RunnerImport", testRunnerImport},
 		{"SigningKeyCreateList", testSigningKeyCreateList},
 		{"SigningKeyListOrder", testSigningKeyListOrder},
 		{"SigningKeyDuplicateKID", testSigningKeyDuplicate},
@@ -66,6 +67,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccessKeyStatusDelete", testAccessKeyStatusDelete},
 		{"IAMRecords", testIAMRecords},
 		{"IAMRecordsInView", testIAMRecordsInView},
+		{"ListAll", testListAll},
 		{"KMSKeys", testKMSKeys},
 		{"KMSAliases", testKMSAliases},
 		{"ResealKMSKeys", testResealKMSKeys},
@@ -73,6 +75,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditPaging", testAuditPaging},
 		{"AuditDuplicateSeq", testAuditDuplicateSeq},
 		{"AuditPrune", testAuditPrune},
+		{"AuditAnchorSet", testAuditAnchorSet},
 		{"Reseal", testReseal},
 		{"ResealEmpty", testResealEmpty},
 		{"ResealAllOrNothing", testResealAllOrNothing},
@@ -1030,6 +1033,14 @@ func testViewRejectsWrites(t *testing.T, s store.Store) {
 		{"CreateSigningKey", func(ctx context.Context, tx store.Tx) error {
 			return tx.CreateSigningKey(ctx, newKey(iss, "from-view", t0))
 		}},
+		{"ImportRunner", func(ctx context.Context, tx store.Tx) error {
+			r := newRunner("imported")
+			r.ID = 99
+			return tx.ImportRunner(ctx, r)
+		}},
+		{"SetAuditAnchor", func(ctx context.Context, tx store.Tx) error {
+			return tx.SetAuditAnchor(ctx, store.AuditAnchor{Writer: "w", Seq: 1, Hash: "h"})
+		}},
 		{"UpdateSigningKeySchedule", func(ctx context.Context, tx store.Tx) error {
 			return tx.UpdateSigningKeySchedule(ctx, iss, "existing", ptr(t0), ptr(t0))
 		}},
@@ -1270,4 +1281,107 @@ func testIAMRecordsInView(t *testing.T, s store.Store) {
 	if err == nil {
 		t.Fatal("CreateIAMRecord inside View succeeded")
 	}
+}
+
+func testRunnerImport(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	revoked := newRunner("old")
+	revoked.ID, revoked.RevokedAt = 42, ptr(t0.Add(time.Hour))
+	revoked.Constraints = map[string][]string{"project_path": {"g/*"}}
+	active := newRunner("ci")
+	active.ID = 7
+	update(t, s, func(tx store.Tx) error {
+		for _, r := range []*store.Runner{revoked, active} {
+			r := *r
+			if err := tx.ImportRunner(ctx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	checkRunner(t, getRunner(t, s, 42), *revoked)
+	checkRunner(t, getRunner(t, s, 7), *active)
+	next := createRunner(t, s, newRunner("next"))
+	if next.ID <= 42 {
+		t.Errorf("a runner created after importing id 42 got id %d", next.ID)
+	}
+	bad := []struct {
+		name string
+		r    func() *store.Runner
+		want error
+	}{
+		{"id taken", func() *store.Runner { r := newRunner("other"); r.ID = 7; return r }, store.ErrAlreadyExists},
+		{"active name taken", func() *store.Runner { r := newRunner("ci"); r.ID = 100; return r }, store.ErrAlreadyExists},
+		{"no id", func() *store.Runner { return newRunner("zero") }, nil},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(ctx, func(tx store.Tx) error { return tx.ImportRunner(ctx, tc.r()) })
+			if err == nil {
+				t.Fatal("ImportRunner accepted it")
+			}
+			if tc.want != nil {
+				wantErrIs(t, "ImportRunner", err, tc.want)
+			}
+		})
+	}
+}
+
+// testListAll: the listings `admin export` walks a store with return every
+// record of their table, whatever its issuer, user or kind.
+func testListAll(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, k := range []*store.SigningKey{newKey("https://b.example", "k2", t0), newKey("https://a.example", "k1", t0.Add(time.Hour)),
+		newKey("https://a.example", "k0", t0)} {
+		createKey(t, s, k)
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, k := range []store.AccessKey{
+			{ID: "AKIAB", UserName: "bob", SealedSecret: []byte("s"), Status: "Active", CreatedAt: t0},
+			{ID: "AKIAA", SealedSecret: []byte("s"), Status: "Inactive", CreatedAt: t0},
+		} {
+			if err := tx.CreateAccessKey(ctx, &k); err != nil {
+				return err
+			}
+		}
+		for _, r := range []store.IAMRecord{{Kind: "user", Key: "bob", Body: []byte(`{}`)}, {Kind: "role", Key: "z", Body: []byte(`{"a":1}`)},
+			{Kind: "role", Key: "a", Body: []byte(`{}`)}} {
+			if err := tx.CreateIAMRecord(ctx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		ks, err := tx.ListAllSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, k := range ks {
+			got = append(got, k.Issuer+"#"+k.KID)
+		}
+		if want := []string{"https://a.example#k0", "https://a.example#k1", "https://b.example#k2"}; !slices.Equal(got, want) {
+			t.Errorf("ListAllSigningKeys = %q, want %q", got, want)
+		}
+		aks, err := tx.ListAllAccessKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if len(aks) != 2 || aks[0].ID != "AKIAA" || aks[1].UserName != "bob" || string(aks[1].SealedSecret) != "s" {
+			t.Errorf("ListAllAccessKeys = %+v", aks)
+		}
+		rs, err := tx.ListAllIAMRecords(ctx)
+		if err != nil {
+			return err
+		}
+		got = nil
+		for _, r := range rs {
+			got = append(got, r.Kind+"/"+r.Key+"="+string(r.Body))
+		}
+		if want := []string{"role/a={}", `role/z={"a":1}`, "user/bob={}"}; !slices.Equal(got, want) {
+			t.Errorf("ListAllIAMRecords = %q, want %q", got, want)
+		}
+		return nil
+	})
 }
