@@ -5,15 +5,34 @@ import (
 	"testing"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
+	"github.com/oidcfed/oidcfed/internal/store"
+	"github.com/oidcfed/oidcfed/internal/store/postgres"
+	"github.com/oidcfed/oidcfed/internal/store/postgres/pgtest"
 )
 
-// BenchmarkRecord measures durable records through group commit: 16
-// goroutines per CPU recording at once, as 16 connections of load do, on
-// the embedded store with FULL sync.
+// BenchmarkRecord measures durable records through group commit: 8
+// goroutines per CPU recording at once, as connections of load do, on the
+// embedded store with FULL sync and on PostgreSQL (synchronous commit, the
+// server scripts/postgres starts; skipped without one).
 //
 //	go test -run '^$' -bench Record ./internal/audit/
+//	scripts/postgres run go test -run '^$' -bench Record ./internal/audit/
 func BenchmarkRecord(b *testing.B) {
-	st, _ := openStore(b)
+	b.Run("sqlite", func(b *testing.B) {
+		st, _ := openStore(b)
+		benchRecord(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		st, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewSchema(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		benchRecord(b, st)
+	})
+}
+
+func benchRecord(b *testing.B, st store.Store) {
 	l := newLog(b, audit.Options{Store: st, Writer: "bench"})
 	ev := event(1)
 	ev.RequestParameters = map[string]any{"roleArn": "arn:aws:iam::000000000000:role/deploy", "roleSessionName": "pipeline-4242"}

@@ -311,7 +311,7 @@ func (l *Log) commit(batch []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
 	defer cancel()
 	records, seq, prev := l.chain(batch)
-	err := l.opts.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditRecords(ctx, records) })
+	err := l.append(ctx, records)
 	if errors.Is(err, store.ErrAlreadyExists) {
 		// An earlier commit was reported failed but did commit (the
 		// database connection dropped after COMMIT reached it), so the
@@ -321,7 +321,7 @@ func (l *Log) commit(batch []*pending) {
 			err = errors.Join(err, rerr)
 		} else {
 			records, seq, prev = l.chain(batch)
-			err = l.opts.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditRecords(ctx, records) })
+			err = l.append(ctx, records)
 		}
 	}
 	if err == nil {
@@ -339,6 +339,14 @@ func (l *Log) commit(batch []*pending) {
 	for _, p := range batch {
 		p.err <- err
 	}
+}
+
+// append writes records to the store in one transaction.
+func (l *Log) append(ctx context.Context, records []store.AuditRecord) error {
+	if a, ok := l.opts.Store.(store.AuditAppender); ok {
+		return a.AppendAuditRecords(ctx, records)
+	}
+	return l.opts.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAuditRecords(ctx, records) })
 }
 
 // chain gives batch's events their places after l's last record.

@@ -90,6 +90,15 @@ type Notifier interface {
 	Watch(ctx context.Context, changed func(Topic)) error
 }
 
+// AuditAppender is implemented by stores that append audit records faster
+// on their own than inside Update (PostgreSQL: one statement is its own
+// transaction, one round trip instead of three). It does what an Update
+// running only Tx.AppendAuditRecords does: all the records or none,
+// durable when it returns, ErrAlreadyExists if a (Writer, Seq) is taken.
+type AuditAppender interface {
+	AppendAuditRecords(ctx context.Context, records []AuditRecord) error
+}
+
 // Tx is the set of operations available inside a transaction. Grouped by
 // record; later issues add IAM, KMS and audit records here.
 type Tx interface {

@@ -206,3 +206,22 @@ func testAuditAnchorSet(t *testing.T, s store.Store) {
 		t.Error("SetAuditAnchor accepted an anchor without seq and hash")
 	}
 }
+
+// testAuditAppender: a store's AuditAppender, if it has one, appends as an
+// Update running AppendAuditRecords would: all or nothing, ErrAlreadyExists
+// on a taken (writer, seq).
+func testAuditAppender(t *testing.T, s store.Store) {
+	a, ok := s.(store.AuditAppender)
+	if !ok {
+		t.Skip("the store has no AuditAppender")
+	}
+	ctx := context.Background()
+	if err := a.AppendAuditRecords(ctx, []store.AuditRecord{auditRecord("w", 1), auditRecord("w", 2)}); err != nil {
+		t.Fatal(err)
+	}
+	err := a.AppendAuditRecords(ctx, []store.AuditRecord{auditRecord("w", 3), auditRecord("w", 2)})
+	wantErrIs(t, "a taken seq", err, store.ErrAlreadyExists)
+	if got := queryAudit(t, s, store.AuditQuery{Oldest: true}); !slices.Equal(got, []string{"w-1", "w-2"}) {
+		t.Errorf("records %q, want w-1 and w-2 only (all or nothing)", got)
+	}
+}

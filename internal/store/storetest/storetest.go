@@ -76,6 +76,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditDuplicateSeq", testAuditDuplicateSeq},
 		{"AuditPrune", testAuditPrune},
 		{"AuditAnchorSet", testAuditAnchorSet},
+		{"AuditAppender", testAuditAppender},
 		{"Reseal", testReseal},
 		{"ResealEmpty", testResealEmpty},
 		{"ResealAllOrNothing", testResealAllOrNothing},
