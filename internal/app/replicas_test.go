@@ -655,3 +655,35 @@ func TestMoveStoreToPostgresAndBack(t *testing.T) {
 		t.Errorf("audit verify back on SQLite: %d\n%s%s", code, out, stderr)
 	}
 }
+
+// TestRotateMasterKeyRefusedWhileReplicasRun: on PostgreSQL the data
+// directory lock cannot tell whether replicas run elsewhere; the lock each
+// replica holds on the database can.
+func TestRotateMasterKeyRefusedWhileReplicasRun(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	rotate := func() (int, string, string) {
+		return runCLI(t, "admin", "rotate-master-key", "--store", c.storeURL, "--master-key-file", c.keyFile)
+	}
+	c.replicas[0].stop(t)
+	if code, out, stderr := rotate(); code == 0 || !strings.Contains(stderr, "stop the server first") {
+		t.Fatalf("rotate with a replica running: %d %s %s", code, out, stderr)
+	}
+	c.replicas[1].stop(t)
+	code, out, stderr := rotate()
+	if code != 0 || !strings.Contains(out, "re-sealed ") {
+		t.Fatalf("rotate with every replica stopped: %d %s %s", code, out, stderr)
+	}
+	// A replica starts with the new key and uses what was re-sealed: the
+	// issuer key (a token verified by STS) and the root access key.
+	s := startDev(t, t.TempDir(), "127.0.0.1:0", func(o *app.Options) {
+		o.StoreURL, o.MasterKeyFile, o.Issuer.URL = c.storeURL, c.keyFile, c.lb.URL
+	})
+	c.lb.setBackends(s.URL)
+	if _, res := assume(t, s.URL, iam.RoleARN("000000000000", "/", app.DevSignRole), signToken(t, s)); res.Status != http.StatusOK {
+		t.Fatalf("assume after the rotation: %d %s", res.Status, res.Body)
+	}
+	whoami := url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode()
+	if res := signed(t, s.URL, c.root(), "sts", "", whoami); res.Status != http.StatusOK {
+		t.Errorf("the root key after the rotation: %d %s", res.Status, res.Body)
+	}
+}

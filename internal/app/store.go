@@ -76,3 +76,35 @@ func OpenAuditStore(ctx context.Context, o Options) (store.Store, error) {
 	}
 	return o.openStore(ctx)
 }
+
+// LockOutServers makes sure no server uses the store until release is
+// called, for `admin rotate-master-key`: SQLite's data directory lock, or
+// on PostgreSQL the lock every running replica holds shared. It fails with
+// ErrDataDirLocked while a server runs.
+func LockOutServers(ctx context.Context, o Options) (release func(), err error) {
+	if o.StoreURL == "" {
+		lk, err := LockDataDir(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		return func() { _ = lk.Unlock() }, nil
+	}
+	st, err := o.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("store %s cannot lock out servers", o.describeStore())
+	}
+	unlock, err := pg.LockOutServers(ctx)
+	if errors.Is(err, postgres.ErrServersRunning) {
+		err = fmt.Errorf("%w (a replica is using %s)", ErrDataDirLocked, o.describeStore())
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return func() { unlock(); st.Close() }, nil
+}

@@ -274,7 +274,8 @@ func newAdminCmd() *cobra.Command {
 		Long: `Re-seal every stored secret (signing keys, and later access keys and KMS keys)
 under a new master key, in one transaction. Stop the server first: a running
 server holds the old key, and the command refuses while one holds the data
-directory's lock (<data>/serve.lock).
+directory's lock (<data>/serve.lock) or, on PostgreSQL, while any replica is
+connected to the store.
 
 Without --new-master-key-file a new random key is written to <key file>.new
 and, once every secret is re-sealed, renamed over the current key file (the
@@ -290,14 +291,14 @@ left alone: point the server at the new file afterwards.`,
 			if err != nil {
 				return err
 			}
-			lock, err := app.LockDataDir(o.DataDir)
+			release, err := app.LockOutServers(cmd.Context(), o)
 			if errors.Is(err, app.ErrDataDirLocked) {
-				return fmt.Errorf("stop the server first: a running server keeps using the old master key: %w", err)
+				return fmt.Errorf("stop the server first (every replica, on PostgreSQL): a running server keeps using the old master key: %w", err)
 			}
 			if err != nil {
 				return err
 			}
-			defer lock.Unlock()
+			defer release()
 			return rotateMasterKey(cmd, o, newKeyFile)
 		},
 	}

@@ -97,6 +97,12 @@ func (s *Store) listen(ctx context.Context, ready func(), changed func(store.Top
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel()}.Sanitize()); err != nil {
 		return false, err
 	}
+	// A server holds the servers' lock shared for as long as it listens
+	// (the session ends with the connection): LockOutServers cannot take
+	// it while one runs.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1, hashtext($2))", lockClass, s.serversLockName()); err != nil {
+		return false, err
+	}
 	// From here on every commit is reported; what came before is not.
 	ready()
 	for {
@@ -121,4 +127,34 @@ func (s *Store) listen(ctx context.Context, ready func(), changed func(store.Top
 			return true, err
 		}
 	}
+}
+
+// ErrServersRunning is LockOutServers' error while a server uses the store.
+var ErrServersRunning = errors.New("a server is using the store")
+
+func (s *Store) serversLockName() string { return "servers/" + s.schema }
+
+// LockOutServers takes the lock every running server holds shared (on
+// the connection Watch listens on), so it succeeds only while no server
+// uses the store, and keeps servers from starting to listen until unlock
+// is called. `admin rotate-master-key` holds it: a server left running
+// would go on sealing new secrets under the old master key.
+func (s *Store) LockOutServers(ctx context.Context) (unlock func(), err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, s.errorf("connect: %w", err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, s.serversLockName()).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, s.errorf("%w", wrapErr("lock out servers", err))
+	}
+	if !ok {
+		conn.Release()
+		return nil, ErrServersRunning
+	}
+	return func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, hashtext($2))", lockClass, s.serversLockName())
+		conn.Release()
+	}, nil
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -182,5 +183,39 @@ func TestWatchSurvivesRestart(t *testing.T) {
 		return tx.CreateRunner(t.Context(), &store.Runner{Name: "again", TokenHash: []byte("h3"), CreatedAt: t0})
 	}); err != nil {
 		t.Errorf("Update after the restart: %v", err)
+	}
+}
+
+// TestLockOutServers: the lock `admin rotate-master-key` takes is refused
+// while a server listens, and, once taken, keeps servers from listening
+// (so from being ready) until it is released.
+func TestLockOutServers(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	server, admin := openAt(t, dsn), openAt(t, dsn)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	h := newHeard()
+	go func() { done <- server.Watch(ctx, h.changed) }()
+	h.waitFor(t, 10*time.Second, store.Topics...)
+	if _, err := admin.LockOutServers(t.Context()); !errors.Is(err, postgres.ErrServersRunning) {
+		t.Fatalf("LockOutServers with a server listening: %v, want ErrServersRunning", err)
+	}
+	cancel()
+	<-done
+
+	unlock, err := admin.LockOutServers(t.Context())
+	if err != nil {
+		t.Fatalf("LockOutServers with no server: %v", err)
+	}
+	go func() { done <- server.Watch(t.Context(), h.changed) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := server.Ping(t.Context()); err == nil {
+		t.Error("a server is ready while the servers are locked out")
+	}
+	unlock()
+	h.take()
+	h.waitFor(t, 10*time.Second, store.Topics...)
+	if err := server.Ping(t.Context()); err != nil {
+		t.Errorf("Ping once the lock is released: %v", err)
 	}
 }
