@@ -1,0 +1,107 @@
+package sts
+
+import (
+	"sync"
+	"time"
+)
+
+// openedTokens remembers session tokens that have been opened, so that a
+// session signing request after request (a CI job's cosign, a deploy
+// script) is authenticated and decrypted once rather than on every
+// request: base64, AES-GCM and the payload decoding were a tenth of a KMS
+// Sign's overhead.
+//
+// Why this is safe:
+//   - An entry is made only after the full Open succeeded: the token was
+//     authentic (AEAD) for exactly the access key id it is stored with.
+//     Forged tokens never enter, so only holders of real tokens can
+//     compete for room.
+//   - A hit requires the very same token string and the same access key
+//     id; anything else goes the full way (and fails as before).
+//   - Expiry is checked against the caller's clock on every hit, exactly
+//     as Open does; an expired entry is dropped when met.
+//   - No secret is held: the secret access key is derived again from the
+//     access key id on every use (two AES blocks), and the token itself is
+//     what the client sends with every request, useless without the
+//     secret.
+//   - The keyring's keys never change after construction, so an entry can
+//     never outlive the key that opened it.
+//   - It is bounded by bytes (token plus decoded payload), and a full
+//     cache evicts expired entries first, then arbitrary ones (Go map
+//     order): no bookkeeping, and no input grows it past the bound.
+//
+// Cached sessions are shared and must not be modified: Open hands out a
+// copy of the struct, and its slices are never written to (appends
+// reallocate: decodePayload makes them with len == cap).
+type openedTokens struct {
+	mu       sync.RWMutex
+	m        map[string]*openedToken // by token
+	bytes    int
+	maxBytes int
+}
+
+type openedToken struct {
+	accessKeyID string
+	key         *sessionKey
+	session     Session // AccessKeyID and SecretAccessKey empty
+	size        int
+}
+
+// maxOpenedTokenBytes bounds the cache: about 800 usual web-identity
+// sessions (a ~650-character token and its ~400-byte payload), or 85
+// sessions of the largest token.
+const maxOpenedTokenBytes = 1 << 20
+
+func newOpenedTokens(maxBytes int) *openedTokens {
+	return &openedTokens{m: make(map[string]*openedToken), maxBytes: maxBytes}
+}
+
+func (c *openedTokens) get(token string) *openedToken {
+	c.mu.RLock()
+	o := c.m[token]
+	c.mu.RUnlock()
+	return o
+}
+
+// put remembers an opened session; s must not be changed afterwards.
+func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session, payloadBytes int, now time.Time) {
+	size := len(token) + payloadBytes
+	if size > c.maxBytes {
+		return
+	}
+	o := &openedToken{accessKeyID: accessKeyID, key: k, session: *s, size: size}
+	o.session.AccessKeyID, o.session.SecretAccessKey = "", ""
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[token]; ok {
+		c.bytes -= old.size
+		delete(c.m, token)
+	}
+	if c.bytes+size > c.maxBytes {
+		for t, e := range c.m {
+			if !now.Before(e.session.Expiration) {
+				c.bytes -= e.size
+				delete(c.m, t)
+			}
+		}
+	}
+	for t, e := range c.m {
+		if c.bytes+size <= c.maxBytes {
+			break
+		}
+		c.bytes -= e.size
+		delete(c.m, t)
+	}
+	c.m[token] = o
+	c.bytes += size
+}
+
+// drop forgets token if it still maps to o.
+func (c *openedTokens) drop(token string, o *openedToken) {
+	c.mu.Lock()
+	if c.m[token] == o {
+		c.bytes -= o.size
+		delete(c.m, token)
+	}
+	c.mu.Unlock()
+}
