@@ -232,52 +232,59 @@ func (r *SessionKeyring) Seal(s Session) (Credentials, error) {
 // KeyGeneration filled in. Expiry is checked against now on every call: a
 // session is never valid at or after its Expiration.
 func (r *SessionKeyring) Open(accessKeyID, sessionToken string, now time.Time) (*Session, error) {
+	s, _, err := r.open(accessKeyID, sessionToken, now)
+	return s, err
+}
+
+// open is Open, also returning the token's cache entry (nil when it is not
+// cached), which keeps what the session's later requests can reuse.
+func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (*Session, *openedToken, error) {
 	id, ok := parseAccessKeyID(accessKeyID)
 	if !ok {
-		return nil, invalid("access key id is not an ASIA id")
+		return nil, nil, invalid("access key id is not an ASIA id")
 	}
 	if len(sessionToken) > MaxSessionTokenLength {
-		return nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
+		return nil, nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
 	}
 	if o := r.opened.get(sessionToken); o != nil && o.accessKeyID == accessKeyID {
 		// This exact token was authentic for this access key id (opened.go);
 		// only the clock can have changed its answer.
 		if !now.Before(o.session.Expiration) {
 			r.opened.drop(sessionToken, o)
-			return nil, expiredToken(o.session.Expiration)
+			return nil, nil, expiredToken(o.session.Expiration)
 		}
 		s := new(Session)
 		*s = o.session
-		return completeSession(s, o.key, id, accessKeyID), nil
+		return completeSession(s, o.key, id, accessKeyID), o, nil
 	}
 	// The decoder skips CR and LF; refusing them keeps one token, one
 	// spelling.
 	raw, err := base64.StdEncoding.Strict().DecodeString(sessionToken)
 	if err != nil || strings.ContainsAny(sessionToken, "\r\n") {
-		return nil, invalid("token is not base64")
+		return nil, nil, invalid("token is not base64")
 	}
 	if len(raw) < tokenHeaderLen+16 || [3]byte(raw[:3]) != tokenMagic || raw[3] != tokenVersion {
-		return nil, invalid("not an oidcfed session token")
+		return nil, nil, invalid("not an oidcfed session token")
 	}
 	gen := binary.BigEndian.Uint32(raw[4:8])
 	k := r.key(gen)
 	if k == nil {
-		return nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
+		return nil, nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
 	}
 	header := raw[:tokenHeaderLen]
 	plain, err := k.aead.Open(raw[tokenHeaderLen:tokenHeaderLen], header[8:], raw[tokenHeaderLen:], associatedData(header, accessKeyID))
 	if err != nil {
-		return nil, invalid("authentication failed: forged or tampered token, or another access key id")
+		return nil, nil, invalid("authentication failed: forged or tampered token, or another access key id")
 	}
 	s, err := decodePayload(plain)
 	if err != nil {
-		return nil, invalid("authentic token with a malformed payload")
+		return nil, nil, invalid("authentic token with a malformed payload")
 	}
 	if !now.Before(s.Expiration) {
-		return nil, expiredToken(s.Expiration)
+		return nil, nil, expiredToken(s.Expiration)
 	}
-	r.opened.put(sessionToken, accessKeyID, k, s, len(plain), now)
-	return completeSession(s, k, id, accessKeyID), nil
+	o := r.opened.put(sessionToken, accessKeyID, k, s, len(plain), now)
+	return completeSession(s, k, id, accessKeyID), o, nil
 }
 
 // completeSession fills in what Open adds to a decoded session: the credentials

@@ -2,6 +2,7 @@ package sts
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,12 +46,19 @@ type openedToken struct {
 	key         *sessionKey
 	session     Session // AccessKeyID and SecretAccessKey empty
 	size        int
+
+	// principal is the session's, built at its first use (principal.go).
+	principal atomic.Pointer[principal]
 }
 
-// maxOpenedTokenBytes bounds the cache: about 800 usual web-identity
-// sessions (a ~650-character token and its ~400-byte payload), or 85
+// maxOpenedTokenBytes bounds the cache: about 1,000 usual web-identity
+// sessions (a ~650-character token and its ~400-byte payload), or 140
 // sessions of the largest token.
-const maxOpenedTokenBytes = 1 << 20
+const maxOpenedTokenBytes = 2 << 20
+
+// openedTokenOverhead is an entry's fixed cost: its struct, map slot and
+// the principal's slice headers.
+const openedTokenOverhead = 512
 
 func newOpenedTokens(maxBytes int) *openedTokens {
 	return &openedTokens{m: make(map[string]*openedToken), maxBytes: maxBytes}
@@ -63,11 +71,15 @@ func (c *openedTokens) get(token string) *openedToken {
 	return o
 }
 
-// put remembers an opened session; s must not be changed afterwards.
-func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session, payloadBytes int, now time.Time) {
-	size := len(token) + payloadBytes
+// put remembers an opened session and returns its entry (nil if it is
+// too large to keep); s itself is not kept.
+func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session, payloadBytes int, now time.Time) *openedToken {
+	// The entry's memory, estimated: the token, the decoded session (about
+	// the payload's size), the principal built from it later (about as
+	// much again) and fixed overhead.
+	size := len(token) + 2*payloadBytes + openedTokenOverhead
 	if size > c.maxBytes {
-		return
+		return nil
 	}
 	o := &openedToken{accessKeyID: accessKeyID, key: k, session: *s, size: size}
 	o.session.AccessKeyID, o.session.SecretAccessKey = "", ""
@@ -94,6 +106,7 @@ func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session,
 	}
 	c.m[token] = o
 	c.bytes += size
+	return o
 }
 
 // drop forgets token if it still maps to o.

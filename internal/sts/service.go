@@ -41,6 +41,8 @@ type Service struct {
 	// IAM entities.)
 	policyMu sync.RWMutex
 	policies map[string]*policy.Policy
+
+	clock clockCache // this second's time condition keys (principal.go)
 }
 
 // maxParsedPolicies bounds the session-policy cache.

@@ -49,6 +49,11 @@ type Handler struct {
 	region  string
 	cache   *sigv4.KeyCache
 	log     *slog.Logger
+
+	// Made once, never modified: the regions a signature may be scoped
+	// to, and the kms:CallerAccount condition value.
+	regions       []string
+	callerAccount []string
 }
 
 // NewHandler returns the KMS endpoint.
@@ -56,7 +61,8 @@ func NewHandler(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{svc: o.Service, auth: o.Auth, audit: o.Audit, account: o.Account, region: o.Region, cache: o.KeyCache, log: o.Log}
+	return &Handler{svc: o.Service, auth: o.Auth, audit: o.Audit, account: o.Account, region: o.Region, cache: o.KeyCache, log: o.Log,
+		regions: []string{o.Region}, callerAccount: []string{o.Account}}
 }
 
 // statuses is the KMS protocol's table: each error code's HTTP status.
@@ -169,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.AsError(err))
 		return
 	}
-	caller, aerr := h.auth.Authenticate(r, body, "kms", []string{h.region}, h.cache)
+	caller, aerr := h.auth.Authenticate(r, body, "kms", h.regions, h.cache)
 	if aerr != nil {
 		fail(awsproto.JSONAuthError(aerr))
 		return
@@ -235,28 +241,40 @@ func (h *Handler) context(c *call, reqCtx map[string][]string) map[string][]stri
 	if c.ip != "" {
 		reqCtx["aws:sourceip"] = []string{c.ip}
 	}
-	reqCtx["kms:calleraccount"] = []string{h.account}
+	reqCtx["kms:calleraccount"] = h.callerAccount
 	return reqCtx
+}
+
+// keyContext makes an operation's condition-key context for authorizeKey,
+// with room for n keys of its own and all that authorizeKey adds, so the
+// map is made once at its final size.
+func (h *Handler) keyContext(c *call, n int) map[string][]string {
+	const authorizeKeyAdds = 5 // kms:keyspec, kms:keyusage, kms:requestalias, aws:sourceip, kms:calleraccount
+	return make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
 }
 
 // authorizeKey decides action on a key as KMS does: the key policy must
 // allow it — to the caller itself, or to the caller's account, in which
 // case the caller's IAM (identity and session) policies must allow it
-// too — and no explicit deny may apply anywhere.
+// too — and no explicit deny may apply anywhere. reqCtx (nil for none) is
+// the operation's own condition keys, in a map made for this request and
+// keyed lower-case: it is completed into the request's whole context.
 func (h *Handler) authorizeKey(c *call, action string, r *kms.Resolved, reqCtx map[string][]string) error {
 	if reqCtx == nil {
-		reqCtx = make(map[string][]string, 6)
+		reqCtx = h.keyContext(c, 0)
 	}
-	reqCtx["kms:keyspec"] = []string{r.Key.KeySpec}
-	reqCtx["kms:keyusage"] = []string{r.Key.KeyUsage}
+	values := []string{r.Key.KeySpec, r.Key.KeyUsage, r.Alias} // one allocation for the three
+	reqCtx["kms:keyspec"] = values[0:1:1]
+	reqCtx["kms:keyusage"] = values[1:2:2]
 	if r.Alias != "" {
-		reqCtx["kms:requestalias"] = []string{r.Alias}
+		reqCtx["kms:requestalias"] = values[2:3:3]
 	}
 	if r.Policy == nil {
 		return h.denied(c, action, r.Key.ARN, "because no resource-based policy allows the "+action+" action", errors.New("key policy does not parse"))
 	}
-	// One context for both decisions: the key policy's and IAM's.
-	pc := h.auth.RequestContext(c.caller, h.context(c, reqCtx))
+	// One context for both decisions, the key policy's and IAM's, built in
+	// reqCtx itself.
+	pc := h.auth.AddRequestContext(c.caller, h.context(c, reqCtx))
 	principal := h.auth.CallerARN(c.caller)
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: principal}, Action: action, Resource: r.Key.ARN, Context: pc}
 	switch policy.EvaluateResource(req, r.Policy) {

@@ -163,9 +163,10 @@ func (h *Handler) signOp(c *call, action string) (*kms.Resolved, *signRequest, e
 	if err != nil {
 		return nil, nil, err
 	}
-	reqCtx := make(map[string][]string, 8)
-	reqCtx["kms:signingalgorithm"] = []string{in.SigningAlgorithm}
-	reqCtx["kms:messagetype"] = []string{firstOf(in.MessageType, "RAW")}
+	reqCtx := h.keyContext(c, 2)
+	values := []string{in.SigningAlgorithm, firstOf(in.MessageType, "RAW")} // one allocation for both
+	reqCtx["kms:signingalgorithm"] = values[0:1:1]
+	reqCtx["kms:messagetype"] = values[1:2:2]
 	if err := h.authorizeKey(c, action, r, reqCtx); err != nil {
 		return nil, nil, err
 	}
