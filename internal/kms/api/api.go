@@ -190,8 +190,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(toAWS(err))
 		return
 	}
-	out, err := json.Marshal(resp)
-	if err != nil {
+	var out []byte
+	if a, ok := resp.(jsonAppender); ok {
+		out = a.appendJSON(make([]byte, 0, 256))
+	} else if out, err = json.Marshal(resp); err != nil {
 		fail(toAWS(err))
 		return
 	}
@@ -201,6 +203,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	awsproto.WriteJSONResponse(w, requestID, out)
 }
+
+// jsonAppender is a response that writes its own JSON, byte for byte as
+// json.Marshal would (fastjson.go).
+type jsonAppender interface{ appendJSON(dst []byte) []byte }
 
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
 	return audit.Commit(r.Context(), h.audit, ev, h.log)

@@ -145,8 +145,10 @@ type signRequest struct {
 
 func (h *Handler) signOp(c *call, action string) (*kms.Resolved, *signRequest, error) {
 	var in signRequest
-	if err := decode(c, &in); err != nil {
-		return nil, nil, err
+	if !decodeSignRequestFast(c.body, &in) {
+		if err := decode(c, &in); err != nil {
+			return nil, nil, err
+		}
 	}
 	c.ev.RequestParameters = map[string]any{"keyId": audit.Value(in.KeyID, 2048), "signingAlgorithm": audit.Value(in.SigningAlgorithm, 64),
 		"messageType": firstOf(audit.Value(in.MessageType, 64), "RAW")}
