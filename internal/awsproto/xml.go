@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -272,9 +273,13 @@ func WriteJSONResponse(w http.ResponseWriter, requestID string, body []byte) {
 	writeBody(w, "application/x-amz-json-1.1", requestID, http.StatusOK, body)
 }
 
+// requestIDKey is RequestIDHeader as http.Header.Set stores it: canonical
+// once, rather than canonicalized (and allocated) on every response.
+var requestIDKey = textproto.CanonicalMIMEHeaderKey(RequestIDHeader)
+
 func writeBody(w http.ResponseWriter, contentType, requestID string, status int, body []byte) {
 	h := w.Header()
-	h.Set(RequestIDHeader, requestID)
+	h[requestIDKey] = []string{requestID}
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}

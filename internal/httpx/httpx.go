@@ -80,7 +80,7 @@ func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDRE.MatchString(id) {
+		if id == "" || !requestIDRE.MatchString(id) {
 			id = newID()
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
@@ -117,8 +117,10 @@ func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 				m.requests.WithLabelValues(route, method, outcome(rec.status)).Inc()
 				m.seconds.WithLabelValues(route).Observe(elapsed.Seconds())
 			}
-			log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
-				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			if log.Enabled(ctx, slog.LevelInfo) { // else the arguments would still be boxed, for nothing
+				log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
+					"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			}
 			if aborted {
 				panic(p)
 			}
