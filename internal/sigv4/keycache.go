@@ -41,7 +41,7 @@ func (c *KeyCache) Len() int {
 }
 
 func (c *KeyCache) get(secret, date, region, service string) [sha256.Size]byte {
-	k := keyCacheKey{secret: sha256.Sum256([]byte(secret)), date: date, region: region, service: service}
+	k := keyCacheKey{secret: sumString(secret), date: date, region: region, service: service}
 	c.mu.Lock()
 	key, ok := c.m[k]
 	c.mu.Unlock()
@@ -59,6 +59,16 @@ func (c *KeyCache) get(secret, date, region, service string) [sha256.Size]byte {
 	c.m[k] = key
 	c.mu.Unlock()
 	return key
+}
+
+// sumString is SHA-256 of s; secrets of the usual length (40 characters)
+// are hashed from a stack copy, where []byte(s) would allocate.
+func sumString(s string) [sha256.Size]byte {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
 }
 
 // deriveSigningKey is the SigV4 HMAC chain:

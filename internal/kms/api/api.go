@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
@@ -95,7 +96,19 @@ type call struct {
 	body   []byte
 	ip     string
 	ev     *audit.Event
+
+	// keyContext is the condition-key map keyContext lent the request;
+	// ServeHTTP gives it back once the operation has returned.
+	keyContext map[string][]string
 }
+
+// keyContexts recycles the condition-key maps of key operations. Sized for
+// all of a request's keys (about twenty), such a map was the largest
+// allocation of a KMS Sign past the signature itself. A map is only read
+// while its request authorizes (policy evaluation keeps neither the map nor
+// the request; a denial's trace copies values, which are never pooled), and
+// it is cleared before it is lent again.
+var keyContexts sync.Pool
 
 type operation func(h *Handler, c *call) (any, error)
 
@@ -185,7 +198,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.NewError(http.StatusBadRequest, "UnknownOperationException", ""))
 		return
 	}
-	resp, err := fn(h, &call{ctx: r.Context(), caller: caller, body: body, ip: httpx.RemoteIP(r), ev: ev})
+	c := &call{ctx: r.Context(), caller: caller, body: body, ip: httpx.RemoteIP(r), ev: ev}
+	resp, err := fn(h, c)
+	c.returnKeyContext()
 	if err != nil {
 		fail(toAWS(err))
 		return
@@ -251,12 +266,32 @@ func (h *Handler) context(c *call, reqCtx map[string][]string) map[string][]stri
 	return reqCtx
 }
 
-// keyContext makes an operation's condition-key context for authorizeKey,
-// with room for n keys of its own and all that authorizeKey adds, so the
-// map is made once at its final size.
+// returnKeyContext gives the map keyContext lent back, emptied: no key of
+// one caller may reach another's request.
+func (c *call) returnKeyContext() {
+	if m := c.keyContext; m != nil {
+		c.keyContext = nil
+		clear(m)
+		keyContexts.Put(m)
+	}
+}
+
+// keyContext lends an operation an empty condition-key map for
+// authorizeKey, from keyContexts or made with room for n keys of its own
+// and all that authorizeKey adds, so that it need not grow. It is the
+// request's until the operation returns.
 func (h *Handler) keyContext(c *call, n int) map[string][]string {
 	const authorizeKeyAdds = 5 // kms:keyspec, kms:keyusage, kms:requestalias, aws:sourceip, kms:calleraccount
-	return make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
+	if c.keyContext != nil {
+		// A second key in one request (ReEncrypt): a map of its own.
+		return make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
+	}
+	if m, ok := keyContexts.Get().(map[string][]string); ok {
+		c.keyContext = m
+	} else {
+		c.keyContext = make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
+	}
+	return c.keyContext
 }
 
 // authorizeKey decides action on a key as KMS does: the key policy must
