@@ -112,7 +112,7 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 	if r.ContentLength > maxBody {
 		return nil, bodyTooLarge()
 	}
-	limited := io.LimitReader(r.Body, maxBody+1)
+	limited := io.LimitedReader{R: r.Body, N: maxBody + 1}
 	var body []byte
 	var err error
 	if r.ContentLength >= 0 {
@@ -121,14 +121,15 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 		// bytes), where bytes.Buffer.ReadFrom wants 512 bytes free before
 		// each read. Only a body longer than declared fills the extra byte;
 		// its rest is read below.
-		body, err = readUntilFull(limited, make([]byte, r.ContentLength+1))
+		body, err = readUntilFull(&limited, make([]byte, r.ContentLength+1))
 	}
 	if err == nil && (r.ContentLength < 0 || int64(len(body)) > r.ContentLength) {
 		buf := bytes.NewBuffer(body)
 		if body == nil {
 			buf = bytes.NewBuffer(make([]byte, 0, bytes.MinRead))
 		}
-		_, err = buf.ReadFrom(limited)
+		// A reader of its own, so that limited itself can stay on the stack.
+		_, err = buf.ReadFrom(&io.LimitedReader{R: limited.R, N: limited.N})
 		body = buf.Bytes()
 	}
 	if err != nil {
@@ -140,14 +141,24 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 	if int64(len(body)) > maxBody {
 		return nil, bodyTooLarge()
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	rd := new(bodyReader)
+	rd.Reset(body)
+	r.Body = rd
 	return body, nil
 }
+
+// bodyReader is the body ReadBody puts back: a bytes.Reader that closes,
+// as io.NopCloser(bytes.NewReader(body)) would be, in one allocation
+// instead of two.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing, as io.NopCloser's.
+func (*bodyReader) Close() error { return nil }
 
 // readUntilFull reads into buf until it is full or rd ends, as
 // bytes.Buffer.ReadFrom does: io.EOF ends the body, other errors are
 // returned.
-func readUntilFull(rd io.Reader, buf []byte) ([]byte, error) {
+func readUntilFull(rd *io.LimitedReader, buf []byte) ([]byte, error) {
 	n := 0
 	for n < len(buf) {
 		m, err := rd.Read(buf[n:])

@@ -279,11 +279,13 @@ var requestIDKey = textproto.CanonicalMIMEHeaderKey(RequestIDHeader)
 
 func writeBody(w http.ResponseWriter, contentType, requestID string, status int, body []byte) {
 	h := w.Header()
-	h[requestIDKey] = []string{requestID}
+	// Set by canonical keys, the three values in one allocation.
+	values := []string{requestID, contentType, strconv.Itoa(len(body))}
+	h[requestIDKey] = values[0:1:1]
 	if contentType != "" {
-		h.Set("Content-Type", contentType)
+		h["Content-Type"] = values[1:2:2]
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = values[2:3:3]
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // the client went away; nothing left to tell it
 }

@@ -89,9 +89,9 @@ func parseAuthorizationInto(h string, a *Authorization) (missing string, err err
 		if rest == "" {
 			break
 		}
-		i = strings.IndexAny(rest, ", ")
-		if i < 0 {
-			i = len(rest)
+		i = 0
+		for i < len(rest) && rest[i] != ',' && rest[i] != ' ' {
+			i++
 		}
 		part := rest[:i]
 		rest = rest[i:]
@@ -221,16 +221,27 @@ func validHeaderName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !headerNameByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// headerNameByte holds the bytes validHeaderName accepts: a-z, 0-9 and
+// the other token characters, "!#$%&'*+-.^_`|~".
+var headerNameByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] = true
+	}
+	return t
+}()
 
 // parseDigitsDate accepts what time.Parse("20060102", s) accepts from exactly 8 bytes (a real
 // calendar day, year 0000-9999) without its generic layout interpretation, which showed in

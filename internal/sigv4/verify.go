@@ -146,7 +146,9 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 		skew = DefaultMaxSkew
 	}
 
-	authz := r.Header.Values("Authorization")
+	// Headers are looked up by their canonical keys directly (Header.Values
+	// would canonicalize the constant again on every request).
+	authz := r.Header["Authorization"]
 	if len(authz) == 1 && authz[0] == "" {
 		authz = nil // an empty header authenticates nothing, as in HasSignature
 	}
@@ -276,7 +278,7 @@ func parseHeaderFormInto(r *http.Request, h string, s *signed) error {
 		return errIncomplete(msgHostMustBeSigned, errors.New("host not signed"))
 	}
 	*s = signed{scope: a.Credential, signedHeaders: a.SignedHeaders, signature: a.Signature, amzDate: amzDate, signedAt: signedAt}
-	switch toks := r.Header.Values("X-Amz-Security-Token"); {
+	switch toks := r.Header["X-Amz-Security-Token"]; {
 	case len(toks) > 1:
 		return errIncomplete("Only one X-Amz-Security-Token header is allowed", errors.New("repeated security token"))
 	case len(toks) == 1:
@@ -292,7 +294,7 @@ func parseHeaderFormInto(r *http.Request, h string, s *signed) error {
 
 // requestDate reads X-Amz-Date, or failing that the HTTP Date header.
 func requestDate(r *http.Request) (amzDate string, t time.Time, missing bool, err error) {
-	if v := r.Header.Values("X-Amz-Date"); len(v) > 0 {
+	if v := r.Header["X-Amz-Date"]; len(v) > 0 {
 		if len(v) > 1 {
 			return "", time.Time{}, false, errIncomplete("Only one X-Amz-Date header is allowed", errors.New("repeated X-Amz-Date"))
 		}

@@ -239,23 +239,24 @@ func (r *SessionKeyring) Open(accessKeyID, sessionToken string, now time.Time) (
 // open is Open, also returning the token's cache entry (nil when it is not
 // cached), which keeps what the session's later requests can reuse.
 func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (*Session, *openedToken, error) {
-	id, ok := parseAccessKeyID(accessKeyID)
-	if !ok {
-		return nil, nil, invalid("access key id is not an ASIA id")
-	}
-	if len(sessionToken) > MaxSessionTokenLength {
-		return nil, nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
-	}
 	if o := r.opened.get(sessionToken); o != nil && o.accessKeyID == accessKeyID {
-		// This exact token was authentic for this access key id (opened.go);
-		// only the clock can have changed its answer.
+		// This exact token was authentic for this access key id (opened.go),
+		// which passed the checks below then; only the clock can have
+		// changed the answer.
 		if !now.Before(o.session.Expiration) {
 			r.opened.drop(sessionToken, o)
 			return nil, nil, expiredToken(o.session.Expiration)
 		}
 		s := new(Session)
 		*s = o.session
-		return completeSession(s, o.key, id, accessKeyID), o, nil
+		return completeSession(s, o.key, o.id, accessKeyID), o, nil
+	}
+	id, ok := parseAccessKeyID(accessKeyID)
+	if !ok {
+		return nil, nil, invalid("access key id is not an ASIA id")
+	}
+	if len(sessionToken) > MaxSessionTokenLength {
+		return nil, nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
 	}
 	// The decoder skips CR and LF; refusing them keeps one token, one
 	// spelling.
@@ -283,7 +284,7 @@ func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (
 	if !now.Before(s.Expiration) {
 		return nil, nil, expiredToken(s.Expiration)
 	}
-	o := r.opened.put(sessionToken, accessKeyID, k, s, len(plain), now)
+	o := r.opened.put(sessionToken, accessKeyID, id, k, s, len(plain), now)
 	return completeSession(s, k, id, accessKeyID), o, nil
 }
 

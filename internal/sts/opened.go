@@ -43,6 +43,7 @@ type openedTokens struct {
 
 type openedToken struct {
 	accessKeyID string
+	id          [10]byte // the access key id's random bytes
 	key         *sessionKey
 	session     Session // AccessKeyID and SecretAccessKey empty
 	size        int
@@ -73,7 +74,7 @@ func (c *openedTokens) get(token string) *openedToken {
 
 // put remembers an opened session and returns its entry (nil if it is
 // too large to keep); s itself is not kept.
-func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session, payloadBytes int, now time.Time) *openedToken {
+func (c *openedTokens) put(token, accessKeyID string, id [10]byte, k *sessionKey, s *Session, payloadBytes int, now time.Time) *openedToken {
 	// The entry's memory, estimated: the token, the decoded session (about
 	// the payload's size), the principal built from it later (about as
 	// much again) and fixed overhead.
@@ -81,7 +82,7 @@ func (c *openedTokens) put(token, accessKeyID string, k *sessionKey, s *Session,
 	if size > c.maxBytes {
 		return nil
 	}
-	o := &openedToken{accessKeyID: accessKeyID, key: k, session: *s, size: size}
+	o := &openedToken{accessKeyID: accessKeyID, id: id, key: k, session: *s, size: size}
 	o.session.AccessKeyID, o.session.SecretAccessKey = "", ""
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -95,13 +95,13 @@ func TestOpenedTokensBounded(t *testing.T) {
 	k := ring.current
 	payload := 400
 	token := func(prefix string, i int) string { return fmt.Sprintf("%s%03d", prefix, i) + c.SessionToken[5:] }
-	size := newOpenedTokens(1<<20).put(token("x", 0), c.AccessKeyID, k, o, payload, t0).size
+	size := newOpenedTokens(1<<20).put(token("x", 0), c.AccessKeyID, [10]byte{}, k, o, payload, t0).size
 	if size < len(c.SessionToken)+2*payload {
 		t.Fatalf("entry size %d under its token and payload", size)
 	}
 	cache := newOpenedTokens(10 * size)
 	for i := range 25 {
-		cache.put(token("a", i), c.AccessKeyID, k, o, payload, t0)
+		cache.put(token("a", i), c.AccessKeyID, [10]byte{}, k, o, payload, t0)
 		if cache.bytes > cache.maxBytes || len(cache.m)*size != cache.bytes {
 			t.Fatalf("after %d: %d entries, %d bytes of %d", i+1, len(cache.m), cache.bytes, cache.maxBytes)
 		}
@@ -111,15 +111,15 @@ func TestOpenedTokensBounded(t *testing.T) {
 	short.Expiration = t0.Add(time.Minute)
 	cache = newOpenedTokens(10 * size)
 	for i := range 9 {
-		cache.put(token("s", i), c.AccessKeyID, k, &short, payload, t0)
+		cache.put(token("s", i), c.AccessKeyID, [10]byte{}, k, &short, payload, t0)
 	}
-	cache.put(token("l", 0), c.AccessKeyID, k, o, payload, t0)
-	cache.put(token("n", 0), c.AccessKeyID, k, o, payload, t0.Add(2*time.Minute))
+	cache.put(token("l", 0), c.AccessKeyID, [10]byte{}, k, o, payload, t0)
+	cache.put(token("n", 0), c.AccessKeyID, [10]byte{}, k, o, payload, t0.Add(2*time.Minute))
 	if len(cache.m) != 2 || cache.get(token("l", 0)) == nil || cache.bytes != 2*size {
 		t.Fatalf("%d entries, %d bytes", len(cache.m), cache.bytes)
 	}
 	// An entry larger than the whole cache is not kept.
-	if cache.put("huge", c.AccessKeyID, k, o, cache.maxBytes, t0) != nil || cache.get("huge") != nil {
+	if cache.put("huge", c.AccessKeyID, [10]byte{}, k, o, cache.maxBytes, t0) != nil || cache.get("huge") != nil {
 		t.Fatal("an entry over the bound was cached")
 	}
 }

@@ -160,9 +160,12 @@ func readOnly(op string) bool {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
-	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: audit.Value(op, 128), AWSRegion: h.region, SourceIPAddress: httpx.RemoteIP(r),
-		UserAgent: audit.Value(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
+	// Headers by their canonical keys: Header.Get canonicalizes its
+	// argument on every call.
+	op := strings.TrimPrefix(firstValue(r.Header["X-Amz-Target"]), TargetPrefix+".")
+	ip := httpx.RemoteIP(r)
+	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: audit.Value(op, 128), AWSRegion: h.region, SourceIPAddress: ip,
+		UserAgent: audit.Value(firstValue(r.Header["User-Agent"]), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if h.audit != nil {
 		// Only an audited request carries its event for domain code to
@@ -198,7 +201,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.NewError(http.StatusBadRequest, "UnknownOperationException", ""))
 		return
 	}
-	c := &call{ctx: r.Context(), caller: caller, body: body, ip: httpx.RemoteIP(r), ev: ev}
+	c := &call{ctx: r.Context(), caller: caller, body: body, ip: ip, ev: ev}
 	resp, err := fn(h, c)
 	c.returnKeyContext()
 	if err != nil {
@@ -222,6 +225,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // jsonAppender is a response that writes its own JSON, byte for byte as
 // json.Marshal would (fastjson.go).
 type jsonAppender interface{ appendJSON(dst []byte) []byte }
+
+// firstValue is what http.Header.Get returns for the values of a key.
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
+}
 
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
 	return audit.Commit(r.Context(), h.audit, ev, h.log)

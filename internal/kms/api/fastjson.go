@@ -46,9 +46,9 @@ func decodeSignRequestFast(body []byte, in *signRequest) bool {
 		case "KeyId":
 			out.KeyID = string(value)
 		case "MessageType":
-			out.MessageType = string(value)
+			out.MessageType = knownValue(value)
 		case "SigningAlgorithm":
-			out.SigningAlgorithm = string(value)
+			out.SigningAlgorithm = knownValue(value)
 		case "Message":
 			if out.Message, ok = jsonBytes(value); !ok {
 				return false
@@ -79,6 +79,36 @@ func decodeSignRequestFast(body []byte, in *signRequest) bool {
 	}
 }
 
+// knownValue is string(b), without an allocation for the values KMS
+// defines (the switch compares without converting).
+func knownValue(b []byte) string {
+	switch string(b) {
+	case "RAW":
+		return "RAW"
+	case "DIGEST":
+		return "DIGEST"
+	case "ECDSA_SHA_256":
+		return "ECDSA_SHA_256"
+	case "ECDSA_SHA_384":
+		return "ECDSA_SHA_384"
+	case "ECDSA_SHA_512":
+		return "ECDSA_SHA_512"
+	case "RSASSA_PSS_SHA_256":
+		return "RSASSA_PSS_SHA_256"
+	case "RSASSA_PSS_SHA_384":
+		return "RSASSA_PSS_SHA_384"
+	case "RSASSA_PSS_SHA_512":
+		return "RSASSA_PSS_SHA_512"
+	case "RSASSA_PKCS1_V1_5_SHA_256":
+		return "RSASSA_PKCS1_V1_5_SHA_256"
+	case "RSASSA_PKCS1_V1_5_SHA_384":
+		return "RSASSA_PKCS1_V1_5_SHA_384"
+	case "RSASSA_PKCS1_V1_5_SHA_512":
+		return "RSASSA_PKCS1_V1_5_SHA_512"
+	}
+	return string(b)
+}
+
 func skipJSONSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
@@ -94,15 +124,24 @@ func plainJSONString(b []byte, i int) (s []byte, next int, ok bool) {
 		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c < 0x20 || c > 0x7e || c == '\\':
+		if !plainStringByte[b[j]] {
+			if b[j] == '"' {
+				return b[i+1 : j], j + 1, true
+			}
 			return nil, 0, false
 		}
 	}
 	return nil, 0, false
 }
+
+// plainStringByte holds the bytes a plain JSON string is made of: printable
+// ASCII but the quote and the backslash.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // jsonBytes decodes a []byte member as encoding/json does: standard base64
 // into a new slice (non-nil even when empty).
@@ -134,7 +173,7 @@ func (r signResponse) appendJSON(b []byte) []byte {
 // left to encoding/json.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if c := s[i]; !plainStringByte[c] || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always marshals
 			return append(b, q...)
 		}
