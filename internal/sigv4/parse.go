@@ -80,7 +80,8 @@ func parseAuthorizationInto(h string, a *Authorization) (missing string, err err
 	var haveCred, haveSigned, haveSig bool
 	for rest != "" {
 		// Byte-wise, as strings.FieldsFunc on ',' and ' ' would split (neither byte occurs
-		// inside a multi-byte UTF-8 sequence), without decoding runes.
+		// inside a multi-byte UTF-8 sequence), without decoding runes. At most four
+		// components are looked at (a fourth is an error), so the searches stay linear.
 		i := 0
 		for i < len(rest) && (rest[i] == ',' || rest[i] == ' ') {
 			i++
@@ -89,9 +90,12 @@ func parseAuthorizationInto(h string, a *Authorization) (missing string, err err
 		if rest == "" {
 			break
 		}
-		i = 0
-		for i < len(rest) && rest[i] != ',' && rest[i] != ' ' {
-			i++
+		i = len(rest)
+		if j := strings.IndexByte(rest, ','); j >= 0 {
+			i = j
+		}
+		if j := strings.IndexByte(rest[:i], ' '); j >= 0 {
+			i = j
 		}
 		part := rest[:i]
 		rest = rest[i:]

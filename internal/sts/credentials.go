@@ -232,69 +232,71 @@ func (r *SessionKeyring) Seal(s Session) (Credentials, error) {
 // KeyGeneration filled in. Expiry is checked against now on every call: a
 // session is never valid at or after its Expiration.
 func (r *SessionKeyring) Open(accessKeyID, sessionToken string, now time.Time) (*Session, error) {
-	s, _, err := r.open(accessKeyID, sessionToken, now)
-	return s, err
+	shared, secret, _, err := r.open(accessKeyID, sessionToken, now)
+	if err != nil {
+		return nil, err
+	}
+	s := *shared // the caller's own, to hold the secret
+	s.SecretAccessKey = secret
+	return &s, nil
 }
 
-// open is Open, also returning the token's cache entry (nil when it is not
-// cached), which keeps what the session's later requests can reuse.
-func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (*Session, *openedToken, error) {
+// open is Open for authenticating requests. The session it returns has
+// AccessKeyID and KeyGeneration filled in but not the secret, which comes
+// apart (for the signature check only); when the token is cached it is the
+// cached session itself, shared by the session's requests, and must not be
+// modified. The token's cache entry comes too (nil when it is not cached),
+// with what the session's later requests can reuse.
+func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (s *Session, secret string, o *openedToken, err error) {
 	if o := r.opened.get(sessionToken); o != nil && o.accessKeyID == accessKeyID {
 		// This exact token was authentic for this access key id (opened.go),
 		// which passed the checks below then; only the clock can have
 		// changed the answer.
 		if !now.Before(o.session.Expiration) {
 			r.opened.drop(sessionToken, o)
-			return nil, nil, expiredToken(o.session.Expiration)
+			return nil, "", nil, expiredToken(o.session.Expiration)
 		}
-		s := new(Session)
-		*s = o.session
-		return completeSession(s, o.key, o.id, accessKeyID), o, nil
+		return &o.session, o.key.secretFor(o.id), o, nil
 	}
 	id, ok := parseAccessKeyID(accessKeyID)
 	if !ok {
-		return nil, nil, invalid("access key id is not an ASIA id")
+		return nil, "", nil, invalid("access key id is not an ASIA id")
 	}
 	if len(sessionToken) > MaxSessionTokenLength {
-		return nil, nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
+		return nil, "", nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
 	}
 	// The decoder skips CR and LF; refusing them keeps one token, one
 	// spelling.
 	raw, err := base64.StdEncoding.Strict().DecodeString(sessionToken)
 	if err != nil || strings.ContainsAny(sessionToken, "\r\n") {
-		return nil, nil, invalid("token is not base64")
+		return nil, "", nil, invalid("token is not base64")
 	}
 	if len(raw) < tokenHeaderLen+16 || [3]byte(raw[:3]) != tokenMagic || raw[3] != tokenVersion {
-		return nil, nil, invalid("not an oidcfed session token")
+		return nil, "", nil, invalid("not an oidcfed session token")
 	}
 	gen := binary.BigEndian.Uint32(raw[4:8])
 	k := r.key(gen)
 	if k == nil {
-		return nil, nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
+		return nil, "", nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
 	}
 	header := raw[:tokenHeaderLen]
 	plain, err := k.aead.Open(raw[tokenHeaderLen:tokenHeaderLen], header[8:], raw[tokenHeaderLen:], associatedData(header, accessKeyID))
 	if err != nil {
-		return nil, nil, invalid("authentication failed: forged or tampered token, or another access key id")
+		return nil, "", nil, invalid("authentication failed: forged or tampered token, or another access key id")
 	}
-	s, err := decodePayload(plain)
+	s, err = decodePayload(plain)
 	if err != nil {
-		return nil, nil, invalid("authentic token with a malformed payload")
+		return nil, "", nil, invalid("authentic token with a malformed payload")
 	}
 	if !now.Before(s.Expiration) {
-		return nil, nil, expiredToken(s.Expiration)
+		return nil, "", nil, expiredToken(s.Expiration)
 	}
-	o := r.opened.put(sessionToken, accessKeyID, id, k, s, len(plain), now)
-	return completeSession(s, k, id, accessKeyID), o, nil
-}
-
-// completeSession fills in what Open adds to a decoded session: the credentials
-// it was presented with, the secret derived again, and the generation.
-func completeSession(s *Session, k *sessionKey, id [10]byte, accessKeyID string) *Session {
 	s.AccessKeyID = accessKeyID
-	s.SecretAccessKey = k.secretFor(id)
 	s.KeyGeneration = k.generation
-	return s
+	if o = r.opened.put(sessionToken, accessKeyID, id, k, s, len(plain), now); o != nil {
+		s = &o.session
+	}
+	return s, k.secretFor(id), o, nil
 }
 
 func expiredToken(expiration time.Time) error {

@@ -148,7 +148,10 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 // Caller is who signed a request: a role session (temporary credentials)
 // or the account's root user (its long-term access key).
 type Caller struct {
-	Session *Session  // nil for long-term keys
+	// Session is nil for long-term keys. It never holds the secret access
+	// key (only the signature check needs it), and it may be shared with
+	// the session's other requests: read it, never modify it.
+	Session *Session
 	User    *iam.User // an IAM user's long-term key
 	Root    bool
 
@@ -433,14 +436,14 @@ func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionTok
 	if sessionToken == "" {
 		return sigv4.Credentials{}, nil, sigv4.ErrInvalidSessionToken
 	}
-	sess, opened, err := s.keyring.open(accessKeyID, sessionToken, s.now())
+	sess, secret, opened, err := s.keyring.open(accessKeyID, sessionToken, s.now())
 	switch {
 	case errors.Is(err, ErrExpiredToken):
 		return sigv4.Credentials{}, nil, sigv4.ErrExpiredToken
 	case err != nil:
 		return sigv4.Credentials{}, nil, errors.Join(sigv4.ErrInvalidSessionToken, err)
 	}
-	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sessionToken},
+	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret, SessionToken: sessionToken},
 		&Caller{Session: sess, principal: s.sessionPrincipal(sess, opened)}, nil
 }
 

@@ -32,8 +32,9 @@ import (
 //     order): no bookkeeping, and no input grows it past the bound.
 //
 // Cached sessions are shared and must not be modified: Open hands out a
-// copy of the struct, and its slices are never written to (appends
-// reallocate: decodePayload makes them with len == cap).
+// copy of the struct, the request authentication (open) the cached struct
+// itself, which no one writes to, and their slices are never written to
+// (appends reallocate: decodePayload makes them with len == cap).
 type openedTokens struct {
 	mu       sync.RWMutex
 	m        map[string]*openedToken // by token
@@ -45,7 +46,7 @@ type openedToken struct {
 	accessKeyID string
 	id          [10]byte // the access key id's random bytes
 	key         *sessionKey
-	session     Session // AccessKeyID and SecretAccessKey empty
+	session     Session // SecretAccessKey empty; shared by the session's requests, never modified
 	size        int
 
 	// principal is the session's, built at its first use (principal.go).
@@ -83,7 +84,7 @@ func (c *openedTokens) put(token, accessKeyID string, id [10]byte, k *sessionKey
 		return nil
 	}
 	o := &openedToken{accessKeyID: accessKeyID, id: id, key: k, session: *s, size: size}
-	o.session.AccessKeyID, o.session.SecretAccessKey = "", ""
+	o.session.SecretAccessKey = "" // never kept: derived again at each use
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[token]; ok {

@@ -147,3 +147,27 @@ func TestOpenConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Request authentication shares the cached session and hands the secret
+// over apart: a Caller's session never holds it.
+func TestOpenSharedWithoutSecret(t *testing.T) {
+	ring := testRing(t, testKey(1, "m"))
+	c, _ := ring.Seal(fullSession())
+	now := t0.Add(time.Minute)
+	for i := range 2 { // the first open decodes, the second is a cache hit
+		s, secret, o, err := ring.open(c.AccessKeyID, c.SessionToken, now)
+		if err != nil || o == nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if s != &o.session || s.SecretAccessKey != "" || secret != c.SecretAccessKey {
+			t.Fatalf("open %d: shared %v, secret in the session %q, secret %v", i, s == &o.session, s.SecretAccessKey, secret == c.SecretAccessKey)
+		}
+		if s.AccessKeyID != c.AccessKeyID || s.KeyGeneration != 1 {
+			t.Fatalf("open %d: %+v", i, s)
+		}
+	}
+	opened, err := ring.Open(c.AccessKeyID, c.SessionToken, now)
+	if err != nil || opened.SecretAccessKey != c.SecretAccessKey || opened == &ring.opened.get(c.SessionToken).session {
+		t.Fatalf("Open: %v, %+v", err, opened)
+	}
+}
