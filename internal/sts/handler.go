@@ -299,7 +299,7 @@ func (s *Service) Authenticate(r *http.Request, body []byte, service string, reg
 	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
 		Service:     service,
 		Regions:     regions,
-		Credentials: sigv4.CredentialSourceFunc(s.lookupCredentials),
+		Credentials: s.credentials,
 		Now:         s.now,
 		KeyCache:    cache,
 	})
@@ -426,9 +426,9 @@ func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionTok
 			if err != nil {
 				return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
 			}
-			return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{User: u}, nil
+			return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, s.withPrincipal(&Caller{User: u}), nil
 		}
-		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{Root: true}, nil
+		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, s.withPrincipal(&Caller{Root: true}), nil
 	}
 	if !strings.HasPrefix(accessKeyID, "ASIA") {
 		return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey

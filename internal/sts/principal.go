@@ -3,7 +3,6 @@ package sts
 import (
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
@@ -35,6 +34,13 @@ func (s *Service) principalOf(c *Caller) *principal {
 		return c.principal
 	}
 	return s.newPrincipal(c)
+}
+
+// withPrincipal builds c's principal once for the request: a user's is not
+// kept beyond it, as its tags may change between requests.
+func (s *Service) withPrincipal(c *Caller) *Caller {
+	c.principal = s.newPrincipal(c)
+	return c
 }
 
 // sessionPrincipal is sess's principal, kept with its opened token o (nil
@@ -137,6 +143,3 @@ func (s *Service) addRequestContext(pc policy.Context, p *principal) policy.Cont
 
 // contextSize is how many keys addRequestContext sets for p.
 func contextSize(p *principal) int { return len(p.context) + 3 }
-
-// clockCache is the Service's last clockKeys.
-type clockCache = atomic.Pointer[clockKeys]

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/federation"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
+	"github.com/oidcfed/oidcfed/internal/sigv4"
 )
 
 // Namespace is the STS Query protocol's XML namespace.
@@ -42,7 +44,11 @@ type Service struct {
 	policyMu sync.RWMutex
 	policies map[string]*policy.Policy
 
-	clock clockCache // this second's time condition keys (principal.go)
+	clock atomic.Pointer[clockKeys] // this second's time condition keys (principal.go)
+
+	// credentials is lookupCredentials as a sigv4.CredentialSource, made
+	// once rather than as a method value on every request.
+	credentials sigv4.CredentialSource
 }
 
 // maxParsedPolicies bounds the session-policy cache.
@@ -56,7 +62,9 @@ func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *Sessi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[string]*policy.Policy{}}
+	s := &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[string]*policy.Policy{}}
+	s.credentials = sigv4.CredentialSourceFunc(s.lookupCredentials)
+	return s
 }
 
 // AssumeRoleWithWebIdentityInput is the action's parameters.
