@@ -20,16 +20,18 @@ import (
 //   - A hit requires the very same token string and the same access key
 //     id; anything else goes the full way (and fails as before).
 //   - Expiry is checked against the caller's clock on every hit, exactly
-//     as Open does; an expired entry is dropped when met.
+//     as Open does; an expired entry is dropped when met, and each
+//     insertion looks at a few entries (Go map order is random) and drops
+//     the expired ones, so dead tokens do not pile up.
 //   - No secret is held: the secret access key is derived again from the
 //     access key id on every use (two AES blocks), and the token itself is
 //     what the client sends with every request, useless without the
 //     secret.
 //   - The keyring's keys never change after construction, so an entry can
 //     never outlive the key that opened it.
-//   - It is bounded by bytes (token plus decoded payload), and a full
-//     cache evicts expired entries first, then arbitrary ones (Go map
-//     order): no bookkeeping, and no input grows it past the bound.
+//   - It is bounded by bytes (an estimate of each entry's memory), and a
+//     full cache evicts arbitrary entries (Go map order): no bookkeeping,
+//     constant work per insertion, and no input grows it past the bound.
 //
 // Cached sessions are shared and must not be modified: Open hands out a
 // copy of the struct, the request authentication (open) the cached struct
@@ -62,6 +64,9 @@ const maxOpenedTokenBytes = 2 << 20
 // the principal's slice headers.
 const openedTokenOverhead = 512
 
+// expiredLookPerPut is how many entries an insertion checks for expiry.
+const expiredLookPerPut = 8
+
 func newOpenedTokens(maxBytes int) *openedTokens {
 	return &openedTokens{m: make(map[string]*openedToken), maxBytes: maxBytes}
 }
@@ -91,12 +96,14 @@ func (c *openedTokens) put(token, accessKeyID string, id [10]byte, k *sessionKey
 		c.bytes -= old.size
 		delete(c.m, token)
 	}
-	if c.bytes+size > c.maxBytes {
-		for t, e := range c.m {
-			if !now.Before(e.session.Expiration) {
-				c.bytes -= e.size
-				delete(c.m, t)
-			}
+	looked := 0
+	for t, e := range c.m {
+		if looked++; looked > expiredLookPerPut {
+			break
+		}
+		if !now.Before(e.session.Expiration) {
+			c.bytes -= e.size
+			delete(c.m, t)
 		}
 	}
 	for t, e := range c.m {

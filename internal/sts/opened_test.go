@@ -86,8 +86,7 @@ func TestOpenCachesOnlyOpenedTokens(t *testing.T) {
 	}
 }
 
-// The cache stays within its byte bound and makes room with expired
-// sessions first.
+// The cache stays within its byte bound, evicting as it must.
 func TestOpenedTokensBounded(t *testing.T) {
 	ring := testRing(t, testKey(1, "m"))
 	c, _ := ring.Seal(webSession())
@@ -101,22 +100,30 @@ func TestOpenedTokensBounded(t *testing.T) {
 	}
 	cache := newOpenedTokens(10 * size)
 	for i := range 25 {
-		cache.put(token("a", i), c.AccessKeyID, [10]byte{}, k, o, payload, t0)
+		if cache.put(token("a", i), c.AccessKeyID, [10]byte{}, k, o, payload, t0) == nil || cache.get(token("a", i)) == nil {
+			t.Fatalf("entry %d not kept", i)
+		}
 		if cache.bytes > cache.maxBytes || len(cache.m)*size != cache.bytes {
 			t.Fatalf("after %d: %d entries, %d bytes of %d", i+1, len(cache.m), cache.bytes, cache.maxBytes)
 		}
 	}
-	// Full of sessions expired by now: a new one evicts expired ones only.
-	short := *o
-	short.Expiration = t0.Add(time.Minute)
-	cache = newOpenedTokens(10 * size)
-	for i := range 9 {
-		cache.put(token("s", i), c.AccessKeyID, [10]byte{}, k, &short, payload, t0)
+	if len(cache.m) != 10 {
+		t.Fatalf("%d entries where 10 fit", len(cache.m))
 	}
-	cache.put(token("l", 0), c.AccessKeyID, [10]byte{}, k, o, payload, t0)
-	cache.put(token("n", 0), c.AccessKeyID, [10]byte{}, k, o, payload, t0.Add(2*time.Minute))
-	if len(cache.m) != 2 || cache.get(token("l", 0)) == nil || cache.bytes != 2*size {
+	// The same token again replaces its entry.
+	cache.put(token("a", 24), c.AccessKeyID, [10]byte{}, k, o, payload, t0)
+	if len(cache.m) != 10 || cache.bytes != 10*size {
 		t.Fatalf("%d entries, %d bytes", len(cache.m), cache.bytes)
+	}
+	// Insertions drop expired entries they come across: two are enough
+	// here, each looking at eight.
+	later := *o
+	later.Expiration = o.Expiration.Add(time.Hour)
+	for i := range 2 {
+		cache.put(token("b", i), c.AccessKeyID, [10]byte{}, k, &later, payload, o.Expiration)
+	}
+	if len(cache.m) != 2 || cache.get(token("b", 0)) == nil || cache.get(token("b", 1)) == nil || cache.bytes != 2*size {
+		t.Fatalf("%d entries, %d bytes: expired ones left", len(cache.m), cache.bytes)
 	}
 	// An entry larger than the whole cache is not kept.
 	if cache.put("huge", c.AccessKeyID, [10]byte{}, k, o, cache.maxBytes, t0) != nil || cache.get("huge") != nil {
