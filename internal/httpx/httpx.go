@@ -79,13 +79,17 @@ var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !requestIDRE.MatchString(id) {
+		// By the canonical key: Header.Get canonicalizes it on every call.
+		var id string
+		if v := r.Header["X-Request-Id"]; len(v) > 0 {
+			id = v[0]
+		}
+		if id == "" || !requestIDRE.MatchString(id) {
 			id = newID()
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		_, route := mux.Handler(r)
 		if route == "" {
@@ -117,8 +121,10 @@ func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 				m.requests.WithLabelValues(route, method, outcome(rec.status)).Inc()
 				m.seconds.WithLabelValues(route).Observe(elapsed.Seconds())
 			}
-			log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
-				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			if log.Enabled(ctx, slog.LevelInfo) { // else the arguments would still be boxed, for nothing
+				log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
+					"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			}
 			if aborted {
 				panic(p)
 			}
