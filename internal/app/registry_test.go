@@ -1,11 +1,23 @@
 package app_test
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oidcfed/oidcfed/internal/app"
 	"github.com/oidcfed/oidcfed/internal/iam"
@@ -269,4 +281,389 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// ociError is a registry error body's first error code.
+func ociError(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Errors []struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(body, &e); err != nil || len(e.Errors) == 0 {
+		return "(no OCI error: " + string(body) + ")"
+	}
+	return e.Errors[0].Code
+}
+
+// TestRegistryBadInput: every request the registry must refuse gets the
+// distribution spec's error and status, and leaves nothing stored: no
+// credentials, forged, tampered or expired passwords (401 with ECR's
+// Basic challenge), names that are not ECR's (path traversal included),
+// an oversized manifest, digests that do not match, blobs over the size
+// limit, a blob read through a repository that does not hold it.
+func TestRegistryBadInput(t *testing.T) {
+	var skew atomic.Int64
+	w := newRegistryWorld(t, func(o *app.Options) {
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		o.RegistryMaxBlobSize = 4096
+	})
+	out, stderr, err := w.bash(t, `set -e
+aws ecr create-repository --repository-name app >/dev/null
+aws ecr create-repository --repository-name other >/dev/null
+aws ecr create-repository --repository-name frozen --image-tag-mutability IMMUTABLE >/dev/null
+aws ecr get-login-password`, w.root...)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, stderr)
+	}
+	password := strings.TrimSpace(out)
+	basic := func(user, pw string) http.Header {
+		return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}}
+	}
+	auth := basic("AWS", password)
+	req := func(method, p string, h http.Header, body []byte) httpResult {
+		t.Helper()
+		hh := auth.Clone()
+		for k, v := range h {
+			hh[k] = v
+		}
+		return do(t, method, w.URL+p, hh, body)
+	}
+	sum := func(b []byte) string {
+		s := sha256.Sum256(b)
+		return "sha256:" + hex.EncodeToString(s[:])
+	}
+	// A config blob and an image in app, for the cases that need them.
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	if r := req(http.MethodPost, "/v2/app/blobs/uploads/?digest="+sum(config), nil, config); r.Status != http.StatusCreated {
+		t.Fatalf("monolithic upload: %d %s", r.Status, r.Body)
+	}
+	manifest := func(layers ...string) []byte {
+		ls := make([]map[string]any, len(layers))
+		for i, l := range layers {
+			ls[i] = map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": l, "size": 1}
+		}
+		b, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+			"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sum(config), "size": len(config)}, "layers": ls})
+		return b
+	}
+	ociManifest := http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}
+	if r := req(http.MethodPut, "/v2/app/manifests/v1", ociManifest, manifest()); r.Status != http.StatusCreated {
+		t.Fatalf("manifest: %d %s", r.Status, r.Body)
+	}
+	if r := req(http.MethodPost, "/v2/frozen/blobs/uploads/?digest="+sum(config), nil, config); r.Status != http.StatusCreated {
+		t.Fatalf("monolithic upload: %d %s", r.Status, r.Body)
+	}
+	if r := req(http.MethodPut, "/v2/frozen/manifests/v1", ociManifest, manifest()); r.Status != http.StatusCreated {
+		t.Fatalf("manifest: %d %s", r.Status, r.Body)
+	}
+	tampered := []byte(password)
+	tampered[len(tampered)/2] ^= 1
+	started := req(http.MethodPost, "/v2/app/blobs/uploads/", nil, nil)
+	uploadPath := started.Header.Get("Location")
+	big := bytes.Repeat([]byte("x"), 4097)
+	huge := append(manifest(), bytes.Repeat([]byte(" "), 4<<20)...)
+	stranger := []byte("a blob of other's")
+
+	cases := []struct {
+		name      string
+		method, p string
+		header    http.Header
+		body      []byte
+		status    int
+		code      string
+	}{
+		{"no credentials", http.MethodGet, "/v2/app/manifests/v1", http.Header{"Authorization": nil}, nil, 401, "UNAUTHORIZED"},
+		{"bearer token", http.MethodGet, "/v2/app/manifests/v1", http.Header{"Authorization": {"Bearer " + password}}, nil, 401, "UNAUTHORIZED"},
+		{"forged password", http.MethodGet, "/v2/app/manifests/v1", basic("AWS", "AQAAAABrSc8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), nil, 401, "UNAUTHORIZED"},
+		{"tampered password", http.MethodGet, "/v2/app/manifests/v1", basic("AWS", string(tampered)), nil, 401, "UNAUTHORIZED"},
+		{"another user name", http.MethodGet, "/v2/app/manifests/v1", basic("admin", password), nil, 401, "UNAUTHORIZED"},
+		{"ping without credentials", http.MethodGet, "/v2/", http.Header{"Authorization": nil}, nil, 401, "UNAUTHORIZED"},
+		{"upper-case name", http.MethodGet, "/v2/App/manifests/v1", nil, nil, 400, "NAME_INVALID"},
+		{"encoded traversal", http.MethodGet, "/v2/app/..%2f..%2fetc/manifests/v1", nil, nil, 400, "NAME_INVALID"},
+		{"encoded slash at the start", http.MethodGet, "/v2/%2fetc/manifests/v1", nil, nil, 400, "NAME_INVALID"},
+		{"NUL in a name", http.MethodGet, "/v2/a%00b/manifests/v1", nil, nil, 400, "NAME_INVALID"},
+		{"name too long", http.MethodGet, "/v2/" + strings.Repeat("a", 257) + "/manifests/v1", nil, nil, 400, "NAME_INVALID"},
+		{"unknown repository", http.MethodGet, "/v2/nope/manifests/v1", nil, nil, 404, "NAME_UNKNOWN"},
+		{"unknown tag", http.MethodGet, "/v2/app/manifests/v9", nil, nil, 404, "MANIFEST_UNKNOWN"},
+		{"oversized manifest", http.MethodPut, "/v2/app/manifests/big", ociManifest, huge, 413, "SIZE_INVALID"},
+		{"manifest not JSON", http.MethodPut, "/v2/app/manifests/bad", ociManifest, []byte("{"), 400, "MANIFEST_INVALID"},
+		{"manifest of an unknown blob", http.MethodPut, "/v2/app/manifests/orphan", ociManifest, manifest(sum([]byte("never pushed"))), 400, "MANIFEST_BLOB_UNKNOWN"},
+		{"manifest under another digest", http.MethodPut, "/v2/app/manifests/" + sum([]byte("x")), ociManifest, manifest(), 400, "DIGEST_INVALID"},
+		{"invalid tag", http.MethodPut, "/v2/app/manifests/.bad", ociManifest, manifest(), 400, "TAG_INVALID"},
+		{"immutable tag moved", http.MethodPut, "/v2/frozen/manifests/v1", ociManifest, append(manifest(), ' '), 400, "TAG_INVALID"},
+		{"blob of the wrong digest", http.MethodPost, "/v2/app/blobs/uploads/?digest=" + sum([]byte("other")), nil, []byte("content"), 400, "DIGEST_INVALID"},
+		{"blob digest not sha256", http.MethodPost, "/v2/app/blobs/uploads/?digest=md5:abc", nil, []byte("content"), 400, "DIGEST_INVALID"},
+		{"blob over the size limit", http.MethodPost, "/v2/app/blobs/uploads/?digest=" + sum(big), nil, big, 413, "SIZE_INVALID"},
+		{"chunk over the size limit", http.MethodPatch, uploadPath, nil, big, 413, "SIZE_INVALID"},
+		{"chunk of a finished upload", http.MethodPatch, uploadPath, nil, []byte("more"), 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"upload of another repository", http.MethodPatch, strings.Replace(uploadPath, "/app/", "/other/", 1), nil, []byte("x"), 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"upload id that is not one", http.MethodPatch, "/v2/app/blobs/uploads/0123", nil, []byte("x"), 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"encoded traversal after uploads", http.MethodPatch, "/v2/app/blobs/uploads/..%2f..%2fregistry", nil, []byte("x"), 404, "NAME_UNKNOWN"},
+		{"blob through a repository without it", http.MethodGet, "/v2/other/blobs/" + sum(config), nil, nil, 404, "BLOB_UNKNOWN"},
+		{"blob never pushed", http.MethodHead, "/v2/app/blobs/" + sum(stranger), nil, nil, 404, ""},
+		{"malformed digest in a path", http.MethodGet, "/v2/app/blobs/sha256:xyz", nil, nil, 400, "DIGEST_INVALID"},
+		{"blob delete", http.MethodDelete, "/v2/app/blobs/" + sum(config), nil, nil, 405, "UNSUPPORTED"},
+		{"not an endpoint", http.MethodGet, "/v2/app/whatever/x", nil, nil, 404, "NAME_UNKNOWN"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := req(tc.method, tc.p, tc.header, tc.body)
+			if r.Status != tc.status || (tc.code != "" && ociError(t, r.Body) != tc.code) {
+				t.Fatalf("%d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
+			}
+			if tc.status == 401 && r.Header.Get("Www-Authenticate") != `Basic realm="`+w.URL+`",service="ecr.amazonaws.com"` {
+				t.Fatalf("challenge %q", r.Header.Get("Www-Authenticate"))
+			}
+		})
+	}
+
+	t.Run("expired password", func(t *testing.T) {
+		skew.Store(int64(12*time.Hour + time.Second))
+		defer skew.Store(0)
+		r := req(http.MethodGet, "/v2/app/manifests/v1", nil, nil)
+		if r.Status != 401 || !strings.Contains(string(r.Body), "Your authorization token has expired. Reauthenticate and try again.") ||
+			!strings.HasPrefix(r.Header.Get("Www-Authenticate"), "Basic ") {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("raw traversal", func(t *testing.T) {
+		// Sent byte for byte: the server's mux redirects to the clean
+		// path, which is no registry endpoint; nothing is served.
+		conn, err := net.Dial("tcp", strings.TrimPrefix(w.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET /v2/app/../../etc/passwd/manifests/v1 HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nConnection: close\r\n\r\n", auth.Get("Authorization"))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if (resp.StatusCode != http.StatusMovedPermanently && resp.StatusCode != http.StatusTemporaryRedirect) || resp.Header.Get("Location") != "/etc/passwd/manifests/v1" {
+			t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+		}
+	})
+
+	// Nothing any refusal sent was stored: app holds its one image (v1),
+	// and the blob store its one blob.
+	out, stderr, err = w.bash(t, `aws ecr list-images --repository-name app --query 'imageIds[].imageTag' --output text && aws ecr list-images --repository-name other --query 'length(imageIds)'`, w.root...)
+	if err != nil || strings.Join(strings.Fields(out), " ") != "v1 0" {
+		t.Fatalf("images after the refusals: %q %v\n%s", out, err, stderr)
+	}
+	var blobs []string
+	_ = filepath.WalkDir(filepath.Join(w.Dir, app.RegistryDirName, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			blobs = append(blobs, "sha256:"+d.Name())
+		}
+		return nil
+	})
+	if len(blobs) != 1 || blobs[0] != sum(config) {
+		t.Fatalf("blob files after the refusals: %q", blobs)
+	}
+}
+
+// ecrCalls runs calls (each "Operation body") with the root's key and
+// returns the transcript: "### Operation body", the status, the body.
+func (w *registryWorld) ecrCalls(t *testing.T, calls []string) string {
+	t.Helper()
+	script := `python3 -c '
+import sys, json, urllib.request, boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+url = sys.argv[1]
+creds = boto3.Session().get_credentials()
+for call in json.load(open(sys.argv[2])):
+    op, _, body = call.partition(" ")
+    req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921." + op})
+    SigV4Auth(creds, "ecr", "us-east-1").add_auth(req)
+    r = urllib.request.Request(url, data=body.encode(), headers=dict(req.headers), method="POST")
+    try:
+        resp = urllib.request.urlopen(r)
+        status, out = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, out = e.code, e.read()
+    print("### " + call)
+    print(status)
+    print(json.dumps(json.loads(out), indent=1, sort_keys=True))
+' "$URL" "$CALLS"`
+	callsFile := filepath.Join(t.TempDir(), "calls.json")
+	b, _ := json.Marshal(calls)
+	writeFile(t, callsFile, b, 0o600)
+	out, stderr, err := w.bash(t, script, append(w.root, "URL="+w.URL+"/", "CALLS="+callsFile)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	return out
+}
+
+var (
+	epochRE  = regexp.MustCompile(`\b1[0-9]{9}(\.[0-9]+)?\b`)
+	digestRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+	tokenRE  = regexp.MustCompile(`"authorizationToken": "[A-Za-z0-9+/=]+"`)
+	sigRE    = regexp.MustCompile(`X-Oidcfed-Expires=[0-9]+&X-Oidcfed-Signature=[A-Za-z0-9_-]+`)
+)
+
+// normalizeECR replaces what changes from run to run: times, digests (by
+// order of appearance), tokens, signatures, the server's address.
+func normalizeECR(s, url string) string {
+	s = strings.ReplaceAll(s, strings.TrimPrefix(url, "http://"), "REGISTRY")
+	s = sigRE.ReplaceAllString(s, "X-Oidcfed-Expires=EXPIRES&X-Oidcfed-Signature=SIGNATURE")
+	s = epochRE.ReplaceAllString(s, "EPOCH")
+	s = tokenRE.ReplaceAllString(s, `"authorizationToken": "TOKEN"`)
+	seen := map[string]string{}
+	return digestRE.ReplaceAllStringFunc(s, func(d string) string {
+		if _, ok := seen[d]; !ok {
+			seen[d] = fmt.Sprintf("sha256:DIGEST%d", len(seen)+1)
+		}
+		return seen[d]
+	})
+}
+
+// TestECRAPIWireShapes pins every operation's answers, successes and ECR's
+// errors, byte for byte (after normalizing times and digests) in
+// testdata/ecr_api.golden.txt: what botocore's ECR model says each shape
+// holds, and the codes and messages ECR answers with.
+func TestECRAPIWireShapes(t *testing.T) {
+	w := newRegistryWorld(t, nil)
+	out, stderr, err := w.bash(t, `set -e
+aws ecr create-repository --repository-name golden/app >/dev/null
+aws ecr get-login-password`, w.root...)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, stderr)
+	}
+	auth := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("AWS:"+strings.TrimSpace(out)))}}
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	layer := []byte("layer bytes")
+	push := func(b []byte) string {
+		s := sha256.Sum256(b)
+		d := "sha256:" + hex.EncodeToString(s[:])
+		if r := do(t, http.MethodPost, w.URL+"/v2/golden/app/blobs/uploads/?digest="+d, auth, b); r.Status != http.StatusCreated {
+			t.Fatalf("push blob: %d %s", r.Status, r.Body)
+		}
+		return d
+	}
+	cd, ld := push(config), push(layer)
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		cd + `","size":` + fmt.Sprint(len(config)) + `},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"` + ld + `","size":` + fmt.Sprint(len(layer)) + `}]}`
+	for _, tag := range []string{"v1", "latest"} {
+		if r := do(t, http.MethodPut, w.URL+"/v2/golden/app/manifests/"+tag, http.Header{"Authorization": auth["Authorization"], "Content-Type": {"application/vnd.oci.image.manifest.v1+json"}},
+			[]byte(manifest)); r.Status != http.StatusCreated {
+			t.Fatalf("push manifest: %d %s", r.Status, r.Body)
+		}
+	}
+	policy := `{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"ci pulls\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::000000000000:role/gitlab-ci\"},\"Action\":[\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\"]}]}`
+	unknown := "sha256:" + strings.Repeat("0", 64)
+	calls := []string{
+		`GetAuthorizationToken {}`,
+		`GetAuthorizationToken {"registryIds":["000000000000"]}`,
+		`GetAuthorizationToken {"registryIds":["12"]}`,
+		`CreateRepository {"repositoryName":"golden/immutable","imageTagMutability":"IMMUTABLE","imageScanningConfiguration":{"scanOnPush":true},"tags":[{"Key":"team","Value":"ci"}]}`,
+		`CreateRepository {"repositoryName":"golden/app"}`,
+		`CreateRepository {"repositoryName":"a"}`,
+		`CreateRepository {"repositoryName":"Golden/App"}`,
+		`CreateRepository {"repositoryName":"golden/../etc"}`,
+		`CreateRepository {"repositoryName":"golden/kms","encryptionConfiguration":{"encryptionType":"KMS"}}`,
+		`CreateRepository {"repositoryName":"golden/x","imageTagMutability":"SOMETIMES"}`,
+		`CreateRepository {"repositoryName":"golden/x","registryId":"111122223333"}`,
+		`CreateRepository {"repositoryName":7}`,
+		`CreateRepository {not json`,
+		`DescribeRepositories {"repositoryNames":["golden/app"]}`,
+		`DescribeRepositories {"maxResults":1}`,
+		`DescribeRepositories {"repositoryNames":["golden/nope"]}`,
+		`DescribeRepositories {"repositoryNames":["golden/app"],"registryId":"111122223333"}`,
+		`DescribeRepositories {"maxResults":0}`,
+		`DescribeRepositories {"nextToken":"!!"}`,
+		`ListImages {"repositoryName":"golden/app"}`,
+		`ListImages {"repositoryName":"golden/app","maxResults":1}`,
+		`ListImages {"repositoryName":"golden/app","filter":{"tagStatus":"UNTAGGED"}}`,
+		`ListImages {"repositoryName":"golden/app","filter":{"tagStatus":"SOME"}}`,
+		`ListImages {"repositoryName":"golden/nope"}`,
+		`DescribeImages {"repositoryName":"golden/app"}`,
+		`DescribeImages {"repositoryName":"golden/app","imageIds":[{"imageTag":"v1"}]}`,
+		`DescribeImages {"repositoryName":"golden/app","imageIds":[{"imageTag":"nope"}]}`,
+		`DescribeImages {"repositoryName":"golden/app","imageIds":[]}`,
+		`BatchGetImage {"repositoryName":"golden/app","imageIds":[{"imageTag":"v1"},{"imageTag":"nope"},{"imageDigest":"sha256:zz"},{},{"imageDigest":"` + unknown + `","imageTag":"v1"}]}`,
+		`BatchGetImage {"repositoryName":"golden/app"}`,
+		`BatchCheckLayerAvailability {"repositoryName":"golden/app","layerDigests":["` + ld + `","` + unknown + `","bogus",""]}`,
+		`GetDownloadUrlForLayer {"repositoryName":"golden/app","layerDigest":"` + ld + `"}`,
+		`GetDownloadUrlForLayer {"repositoryName":"golden/app","layerDigest":"` + unknown + `"}`,
+		`GetDownloadUrlForLayer {"repositoryName":"golden/app","layerDigest":"not a digest"}`,
+		`GetRepositoryPolicy {"repositoryName":"golden/app"}`,
+		`SetRepositoryPolicy {"repositoryName":"golden/app","policyText":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:*\"}]}"}`,
+		`SetRepositoryPolicy {"repositoryName":"golden/app","policyText":"` + policy + `"}`,
+		`GetRepositoryPolicy {"repositoryName":"golden/app"}`,
+		`DeleteRepositoryPolicy {"repositoryName":"golden/app"}`,
+		`DeleteRepositoryPolicy {"repositoryName":"golden/app"}`,
+		`BatchDeleteImage {"repositoryName":"golden/app","imageIds":[{"imageTag":"latest"},{"imageTag":"nope"},{}]}`,
+		`DeleteRepository {"repositoryName":"golden/app"}`,
+		`BatchDeleteImage {"repositoryName":"golden/app","imageIds":[{"imageDigest":"` + "DIGEST_OF_MANIFEST" + `"}]}`,
+		`DeleteRepository {"repositoryName":"golden/app"}`,
+		`DeleteRepository {"repositoryName":"golden/immutable","force":true}`,
+		`DeleteRepository {"repositoryName":"golden/immutable"}`,
+		`PutImage {"repositoryName":"golden/app","imageManifest":"{}"}`,
+	}
+	s := sha256.Sum256([]byte(manifest))
+	for i, c := range calls {
+		calls[i] = strings.ReplaceAll(c, "DIGEST_OF_MANIFEST", "sha256:"+hex.EncodeToString(s[:]))
+	}
+	checkGolden(t, "testdata/ecr_api.golden.txt", normalizeECR(w.ecrCalls(t, calls), w.URL))
+}
+
+// TestECRAPIWithAWSCLI drives the API as the aws CLI does: repositories
+// and images listed after a crane push, a layer downloaded from
+// get-download-url-for-layer's URL without credentials (and refused once
+// the URL is altered), images deleted, a repository deleted with --force,
+// and an IAM refusal in ECR's words.
+func TestECRAPIWithAWSCLI(t *testing.T) {
+	w := newRegistryWorld(t, nil)
+	root := w.login(t, w.root)
+	out, stderr, err := w.bash(t, `set -e
+aws ecr create-repository --repository-name team/app --image-scanning-configuration scanOnPush=true --query repository.repositoryUri --output text
+"$CRANE" append -f "$TAR" -t "$REG/team/app:v1" >/dev/null 2>&1
+"$CRANE" tag "$REG/team/app:v1" v2 2>/dev/null
+aws ecr describe-images --repository-name team/app --query 'imageDetails[0].[imageTags[0],imageTags[1],imageManifestMediaType]' --output text
+"$CRANE" manifest "$REG/team/app:v1" | jq -r '.layers[0].digest'`, append(root, "TAR="+layerTar(t, "layer content"))...)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != w.reg+"/team/app" || lines[1] != "v1\tv2\tapplication/vnd.docker.distribution.manifest.v2+json" {
+		t.Fatalf("output %q", out)
+	}
+	layer := lines[2]
+	out, stderr, err = w.bash(t, `aws ecr get-download-url-for-layer --repository-name team/app --layer-digest "$LAYER" --query downloadUrl --output text`,
+		append(w.root, "LAYER="+layer)...)
+	if err != nil {
+		t.Fatalf("get-download-url-for-layer: %v\n%s", err, stderr)
+	}
+	url := strings.TrimSpace(out)
+	r := do(t, http.MethodGet, url, nil, nil)
+	if sum := sha256.Sum256(r.Body); r.Status != 200 || "sha256:"+hex.EncodeToString(sum[:]) != layer {
+		t.Fatalf("download: %d, %d bytes", r.Status, len(r.Body))
+	}
+	for name, bad := range map[string]string{
+		"altered signature":   url[:len(url)-2] + "AA",
+		"another repository":  strings.Replace(url, "/team/app/", "/team/other/", 1),
+		"expiry moved":        regexp.MustCompile(`Expires=\d+`).ReplaceAllString(url, "Expires=9999999999"),
+		"signature left out":  strings.Split(url, "&")[0],
+		"no query parameters": strings.Split(url, "?")[0],
+	} {
+		if r := do(t, http.MethodGet, bad, nil, nil); r.Status != 403 && r.Status != 401 {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	out, stderr, err = w.bash(t, `set -e
+aws ecr batch-delete-image --repository-name team/app --image-ids imageTag=v2 --query 'imageIds[].imageTag' --output text
+aws ecr list-images --repository-name team/app --query 'imageIds[].imageTag' --output text
+aws ecr delete-repository --repository-name team/app --force --query repository.repositoryName --output text
+aws ecr describe-repositories --query 'length(repositories)'`, w.root...)
+	if err != nil || strings.Join(strings.Fields(out), " ") != "v2 v1 team/app 0" {
+		t.Fatalf("deletes: %q %v\n%s", out, err, stderr)
+	}
+	verifier := w.session(t, app.DevVerifyRole, "mygroup/myproject", "main", false)
+	if _, stderr, err := w.bash(t, `aws ecr create-repository --repository-name team/app`, verifier...); err == nil ||
+		!strings.Contains(stderr, "An error occurred (AccessDeniedException) when calling the CreateRepository operation: User: arn:aws:sts::000000000000:assumed-role/gitlab-verify/kms-test is not authorized to perform: ecr:CreateRepository on resource: arn:aws:ecr:us-east-1:000000000000:repository/team/app because no identity-based policy allows the ecr:CreateRepository action") {
+		t.Fatalf("create-repository as gitlab-verify: %v\n%s", err, stderr)
+	}
 }
