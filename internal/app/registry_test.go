@@ -106,6 +106,12 @@ func TestRegistryPushPullWithCrane(t *testing.T) {
 		t.Fatalf("crane append printed %q", ref)
 	}
 
+	// A copy to another repository mounts the blobs (the pusher may read
+	// them where they are) rather than uploading them again.
+	if _, stderr, err := w.bash(t, `"$CRANE" cp "$REG/mygroup/app:v1" "$REG/other/app:copied"`, signer...); err != nil {
+		t.Fatalf("crane cp: %v\n%s", err, stderr)
+	}
+
 	verifier := w.login(t, w.session(t, app.DevVerifyRole, "mygroup/other", "feature-x", false))
 	pulled := filepath.Join(t.TempDir(), "img.tar")
 	if _, stderr, err := w.bash(t, `"$CRANE" pull "$REG/mygroup/app:v1" "$OUT" && "$CRANE" digest "$REG/mygroup/app:v1"`, append(verifier, "OUT="+pulled)...); err != nil {
@@ -157,12 +163,15 @@ aws iam create-access-key --user-name puller --query 'AccessKey.[AccessKeyId,Sec
 	// Every registry request is in the audit trail as its ECR action.
 	seen := map[string]bool{}
 	for _, ev := range auditEvents(t, w.Store) {
+		if path(ev, "requestParameters", "mountFrom") == "mygroup/app" {
+			seen["mount"] = true
+		}
 		if path(ev, "eventSource") == "ecr.amazonaws.com" {
 			seen[path(ev, "eventName").(string)+" "+strings.TrimSpace(stringOf(path(ev, "errorCode")))] = true
 		}
 	}
 	for _, want := range []string{"GetAuthorizationToken ", "InitiateLayerUpload ", "UploadLayerPart ", "CompleteLayerUpload ", "PutImage ",
-		"BatchGetImage ", "GetDownloadUrlForLayer ", "InitiateLayerUpload DENIED", "BatchGetImage DENIED", "GetAuthorizationToken AccessDeniedException"} {
+		"BatchGetImage ", "GetDownloadUrlForLayer ", "InitiateLayerUpload DENIED", "BatchGetImage DENIED", "GetAuthorizationToken AccessDeniedException", "mount"} {
 		if !seen[want] {
 			t.Errorf("no %q event in the audit trail: %v", want, seen)
 		}

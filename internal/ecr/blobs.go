@@ -72,11 +72,14 @@ func (b *Blobs) Size(digest string) (int64, error) {
 }
 
 // adopt moves a verified file into place as digest. A blob already there
-// is the same content, so the new copy is dropped.
+// is the same content, so the new copy is dropped and the old one marked
+// as just written: CollectGarbage leaves recent files alone, and this one
+// is about to be linked again.
 func (b *Blobs) adopt(tmp, digest string) error {
 	dst := b.path(digest)
 	if _, err := os.Stat(dst); err == nil {
-		return os.Remove(tmp)
+		now := time.Now()
+		return errors.Join(os.Chtimes(dst, now, now), os.Remove(tmp))
 	}
 	if err := mkdir(filepath.Dir(dst)); err != nil {
 		return err
