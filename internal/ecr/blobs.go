@@ -278,13 +278,16 @@ func (u *Uploads) Append(id, repo string, start int64, r io.Reader) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	if start >= 0 && start != s.size {
+	// The session's fields are this request's until release; what is
+	// returned is read before.
+	if size := s.size; start >= 0 && start != size {
 		u.release(s, true)
-		return s.size, ErrUploadRange
+		return size, ErrUploadRange
 	}
 	err = u.write(s, r)
+	size := s.size
 	u.release(s, !errors.Is(err, ErrBlobTooLarge))
-	return s.size, err
+	return size, err
 }
 
 // Size is how much repo's session id holds.
@@ -321,7 +324,8 @@ func (u *Uploads) Finish(id, repo, digest string, r io.Reader) (int64, error) {
 	if err := u.write(s, r); err != nil {
 		return 0, err
 	}
-	return s.size, u.commit(s.f, s.h, digest)
+	size := s.size
+	return size, u.commit(s.f, s.h, digest)
 }
 
 // commit checks that f (hashed as h) is digest, syncs it and moves it

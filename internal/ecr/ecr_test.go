@@ -365,3 +365,40 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentUploads: requests on one session at once are refused, not
+// interleaved, and sessions of their own proceed side by side (run with
+// -race).
+func TestConcurrentUploads(t *testing.T) {
+	s, _ := newTestService(t, nil)
+	ups := s.Uploads()
+	id, _ := ups.Start("app")
+	done := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := ups.Append(id, "app", -1, bytes.NewReader([]byte("chunk")))
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil && !errors.Is(err, ErrUploadBusy) {
+			t.Fatal(err)
+		}
+	}
+	size, err := ups.Size(id, "app")
+	if err != nil || size == 0 || size%5 != 0 {
+		t.Fatalf("size %d %v", size, err)
+	}
+	for i := range 8 {
+		go func() {
+			b := []byte(strings.Repeat("x", i+1))
+			_, err := ups.Put(digestOf(b), bytes.NewReader(b))
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
