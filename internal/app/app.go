@@ -84,7 +84,8 @@ type Options struct {
 	LintFailOn string
 
 	// RegistryURL is the ECR registry's URL as clients reach it (the
-	// proxyEndpoint, e.g. a TLS front end's); "" is the server's own.
+	// proxyEndpoint, e.g. a TLS front end's); "" is the issuer URL's
+	// scheme and host.
 	RegistryURL string
 	// RegistryMaxBlobSize bounds one pushed blob; 0 is ecr's default.
 	RegistryMaxBlobSize int64
@@ -333,7 +334,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
 		}
 	}
-	handlers, err := newSTS(ctx, o, base, directory, st, sealer, log, recorder)
+	handlers, err := newSTS(ctx, o, issuerURL.Scheme+"://"+issuerURL.Host, directory, st, sealer, log, recorder)
 	if err != nil {
 		return fail(err)
 	}

@@ -34,17 +34,19 @@ type ecrHandlers struct {
 }
 
 // registryURL is the proxyEndpoint: the configured registry URL, or the
-// server's own.
-func (o *Options) registryURL(base string) string {
+// origin of the issuer URL, the address clients already reach this server
+// at (the listen address itself in dev mode; a bind address like
+// 0.0.0.0:8080 would be no use to them).
+func (o *Options) registryURL(origin string) string {
 	if o.RegistryURL != "" {
 		return strings.TrimSuffix(o.RegistryURL, "/")
 	}
-	return base
+	return origin
 }
 
-func newECR(o Options, base string, svc *sts.Service, st store.Store, sealer *keys.Sealer, account, region string, cache *sigv4.KeyCache,
+func newECR(o Options, origin string, svc *sts.Service, st store.Store, sealer *keys.Sealer, account, region string, cache *sigv4.KeyCache,
 	log *slog.Logger, rec audit.Recorder) (*ecrHandlers, error) {
-	proxy := o.registryURL(base)
+	proxy := o.registryURL(origin)
 	u, err := url.Parse(proxy)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
 		return nil, fmt.Errorf("registry URL %q: want http(s)://host[:port]", proxy)

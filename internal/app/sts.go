@@ -35,7 +35,7 @@ type awsHandlers struct {
 	ecr        *ecrHandlers
 }
 
-func newSTS(ctx context.Context, o Options, base string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
+func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -118,7 +118,7 @@ func newSTS(ctx context.Context, o Options, base string, static *iam.Static, st 
 		}
 	}
 	iamHandler.LintOnWrite(mode, failOn)
-	ecrs, err := newECR(o, base, svc, st, sealer, dir.Account(), dir.Region(), cache, log, rec)
+	ecrs, err := newECR(o, issuerOrigin, svc, st, sealer, dir.Account(), dir.Region(), cache, log, rec)
 	if err != nil {
 		return nil, err
 	}

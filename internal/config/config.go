@@ -78,8 +78,8 @@ type ECR struct {
 	// RegistryURL is the registry's URL as clients reach it: the
 	// proxyEndpoint GetAuthorizationToken answers, what docker login takes,
 	// the host of every repositoryUri (e.g. https://registry.example.com
-	// when a TLS front end serves the listener). Default: the server's
-	// own address.
+	// when a TLS front end serves the listener). Default: the issuer URL's
+	// scheme and host (in dev mode, the listen address).
 	RegistryURL string `yaml:"registry_url" json:"registry_url"`
 	// MaxBlobSize bounds one pushed layer or config, in bytes (default 10
 	// GiB).
