@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -671,6 +672,22 @@ aws ecr describe-repositories --query 'length(repositories)'`, w.root...)
 		t.Fatalf("deletes: %q %v\n%s", out, err, stderr)
 	}
 	verifier := w.session(t, app.DevVerifyRole, "mygroup/myproject", "main", false)
+	// A password lasts 12 hours, never longer than the credentials that
+	// obtained it (a one-hour session here).
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want time.Duration
+	}{{"root", w.root, 12 * time.Hour}, {"one-hour session", verifier, time.Hour}} {
+		out, stderr, err := w.bash(t, `aws ecr get-authorization-token --query 'authorizationData[0].expiresAt' --output text --cli-read-timeout 10`, tc.env...)
+		exp, perr := strconv.ParseFloat(strings.TrimSpace(out), 64)
+		if err != nil || perr != nil {
+			t.Fatalf("%s: get-authorization-token: %v %v\n%s", tc.name, err, perr, stderr)
+		}
+		if d := time.Until(time.Unix(int64(exp), 0)); d > tc.want || d < tc.want-2*time.Minute {
+			t.Errorf("%s: password valid for %v, want %v", tc.name, d, tc.want)
+		}
+	}
 	if _, stderr, err := w.bash(t, `aws ecr create-repository --repository-name team/app`, verifier...); err == nil ||
 		!strings.Contains(stderr, "An error occurred (AccessDeniedException) when calling the CreateRepository operation: User: arn:aws:sts::000000000000:assumed-role/gitlab-verify/kms-test is not authorized to perform: ecr:CreateRepository on resource: arn:aws:ecr:us-east-1:000000000000:repository/team/app because no identity-based policy allows the ecr:CreateRepository action") {
 		t.Fatalf("create-repository as gitlab-verify: %v\n%s", err, stderr)
