@@ -32,9 +32,10 @@ type awsHandlers struct {
 	kms        *kmsapi.Handler
 	kmsService *kms.Service
 	explain    *sts.ExplainHandler
+	ecr        *ecrHandlers
 }
 
-func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
+func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -117,7 +118,12 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 		}
 	}
 	iamHandler.LintOnWrite(mode, failOn)
+	ecrs, err := newECR(o, issuerOrigin, svc, st, sealer, dir.Account(), dir.Region(), cache, log, rec)
+	if err != nil {
+		return nil, err
+	}
 	return &awsHandlers{
+		ecr:        ecrs,
 		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 		iam:        iamHandler,
 		cloudTrail: cloudtrail.NewHandler(svc, st, rec, dir.Account(), dir.Region(), cache, log),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -184,6 +185,21 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.wrote = true
 	return s.ResponseWriter.Write(b)
 }
+
+// ReadFrom keeps the connection's ReadFrom (sendfile for files) reachable
+// through the recorder, so a blob served from disk is not copied through
+// a buffer.
+func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	s.wrote = true
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{s.ResponseWriter}, r)
+}
+
+// Unwrap lets http.ResponseController reach the connection (the registry
+// extends deadlines for blob transfers) and flush.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // RemoteIP is the caller's address without its port, for aws:SourceIp and
 // audit records (no proxy headers are trusted yet); "" when unparsable.

@@ -415,7 +415,11 @@ func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource
 			_, trace := policy.EvaluateSessionTrace(req, identity, session)
 			noteDecision(ctx, policyLabels(len(identity), len(session)), trace)
 		}
-		e := deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
+		cause := fmt.Errorf("identity/session policies decide %v", d.Effect)
+		if d.Effect == policy.ExplicitDeny {
+			cause = fmt.Errorf("%w: identity/session policies decide %v", ErrExplicitDeny, d.Effect)
+		}
+		e := deny(d.Effect == policy.ExplicitDeny, cause)
 		if blob := s.encodeDenial(c, req, d, identity, session); blob != "" {
 			e.Message += " Encoded authorization failure message: " + blob
 		}
@@ -423,6 +427,11 @@ func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource
 	}
 	return nil
 }
+
+// ErrExplicitDeny is in the chain of an AuthorizeWith refusal that an
+// explicit Deny decided (services that also weigh a resource policy must
+// not let it override one).
+var ErrExplicitDeny = errors.New("explicit deny")
 
 // AccessKeySource resolves long-term access keys (AKIA...): the secret and
 // whose key it is. ok is false for unknown or inactive keys.
