@@ -25,6 +25,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/internal/audit"
 	"github.com/oidcfed/oidcfed/internal/audit/cloudtrail"
+	ecrapi "github.com/oidcfed/oidcfed/internal/ecr/api"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/issuer"
@@ -89,6 +90,13 @@ type Options struct {
 	LintOnWrite string
 	// LintFailOn is the least severity deny refuses (default high).
 	LintFailOn string
+
+	// RegistryURL is the ECR registry's URL as clients reach it (the
+	// proxyEndpoint, e.g. a TLS front end's); "" is the issuer URL's
+	// scheme and host.
+	RegistryURL string
+	// RegistryMaxBlobSize bounds one pushed blob; 0 is ecr's default.
+	RegistryMaxBlobSize int64
 
 	// NoAudit runs without the audit log (measurement only).
 	NoAudit bool
@@ -248,16 +256,18 @@ func checkDevListen(addr string) error {
 
 // Server is a running oidcfed HTTP server.
 type Server struct {
-	URL      string // base URL clients use
-	Issuer   *issuer.Issuer
-	IAM      iam.Directory
-	sealer   *keys.Sealer
-	Store    store.Store
-	listener net.Listener
-	http     *http.Server
-	log      *slog.Logger
-	cancel   context.CancelFunc
-	lock     *DataDirLock
+	URL string // base URL clients use
+	// registryHost is the ECR registry's host[:port] as clients name it.
+	registryHost string
+	Issuer       *issuer.Issuer
+	IAM          iam.Directory
+	sealer       *keys.Sealer
+	Store        store.Store
+	listener     net.Listener
+	http         *http.Server
+	log          *slog.Logger
+	cancel       context.CancelFunc
+	lock         *DataDirLock
 	// closeAudit commits what the audit log holds and closes its file.
 	closeAudit func()
 	// waitIssuer blocks until the issuer's maintenance loop (Issuer.Wait;
@@ -355,7 +365,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
 		}
 	}
-	handlers, err := newSTS(ctx, o, directory, st, sealer, log, recorder, shared)
+	handlers, err := newSTS(ctx, o, issuerURL.Scheme+"://"+issuerURL.Host, directory, st, sealer, log, recorder, shared)
 	if err != nil {
 		return fail(err)
 	}
@@ -374,10 +384,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// STS (and later IAM and KMS) answer at the root, as AWS endpoints do:
 	// one AWS_ENDPOINT_URL serves every client.
 	router := &awsRouter{query: map[string]http.Handler{"sts": handlers.sts, "iam": handlers.iam},
-		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail, kmsapi.TargetPrefix: handlers.kms}}
+		json: map[string]http.Handler{cloudtrail.TargetPrefix: handlers.cloudTrail, kmsapi.TargetPrefix: handlers.kms, ecrapi.TargetPrefix: handlers.ecr.api}}
 	mux.Handle("POST /{$}", router)
 	mux.Handle("GET /{$}", router)
 	mux.Handle("POST "+sts.ExplainPath, handlers.explain)
+	// The ECR registry (OCI distribution API), on the same listener.
+	mux.Handle("/v2/", handlers.ecr.registry)
+	go collectRegistryGarbage(runCtx, handlers.ecr.service, o.clock(), log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", o.Version)
@@ -397,7 +410,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
+	s := &Server{URL: base, registryHost: handlers.ecr.service.RegistryHost(), Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
 		waitIssuer: func() { iss.Wait(); <-watching }, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if !o.NoDemo {

@@ -71,6 +71,8 @@ func (s *Server) devSetup(ctx context.Context, o Options) error {
 		"export OIDCFED_VERIFY_ROLE_ARN=" + shellQuote(iam.RoleARN(s.IAM.Account(), "/", DevVerifyRole)),
 		// cosign's key reference for the dev signing key.
 		"export OIDCFED_KMS_KEY=" + shellQuote("awskms:///"+DevSigningAlias),
+		// The ECR registry's host, as docker, crane and cosign name it.
+		"export OIDCFED_REGISTRY=" + shellQuote(s.registryHost),
 	}
 	if o.StoreURL != "" {
 		// The CLI's admin commands (runner, issuer, audit) then reach the

@@ -11,9 +11,9 @@ import (
 const (
 	DevDeployRole = "gitlab-deploy"
 	DevCIRole     = "gitlab-ci"
-	// DevSignRole may sign with the dev KMS key (DevSigningAlias) from a
-	// protected main branch of a mygroup project; DevVerifyRole may verify
-	// with it from any mygroup branch.
+	// DevSignRole may sign with the dev KMS key (DevSigningAlias) and push
+	// to the registry from a protected main branch of a mygroup project;
+	// DevVerifyRole may verify with it and pull from any mygroup branch.
 	DevSignRole   = "gitlab-sign"
 	DevVerifyRole = "gitlab-verify"
 	// DevSigningAlias names dev mode's ECC_NIST_P256 signing key.
@@ -64,6 +64,13 @@ func buildDirectory(o *Options, issuerURL, devKeyARN string) (*iam.Static, error
 				"Sid": "CISigningKey", "Effect": "Allow", "Action": actions, "Resource": devKeyARN}}})
 			return string(doc)
 		}
+		// Seed 000's pull-and-verify role reads the registry with the AWS
+		// managed read-only policy; the signing role also pushes (cosign
+		// writes signatures next to the image).
+		managed := map[string][]string{
+			DevVerifyRole: {"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"},
+			DevSignRole:   {"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"},
+		}
 		inline := map[string][]iam.NamedPolicy{
 			DevSignRole:   {{Name: "ci-signing", Document: kmsPolicy("kms:Sign", "kms:GetPublicKey", "kms:DescribeKey")}},
 			DevVerifyRole: {{Name: "ci-verify", Document: kmsPolicy("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")}},
@@ -105,7 +112,7 @@ func buildDirectory(o *Options, issuerURL, devKeyARN string) (*iam.Static, error
 				return nil, err
 			}
 			roles = append(roles, iam.Role{Name: dr.name, Path: "/", TrustPolicy: string(policy), MaxSessionDuration: 3600e9,
-				InlinePolicies: inline[dr.name], DeclaredIn: devDeclared})
+				InlinePolicies: inline[dr.name], ManagedPolicyARNs: managed[dr.name], DeclaredIn: devDeclared})
 		}
 	}
 	d, err := iam.NewStatic(account, region, providers, roles)

@@ -270,3 +270,18 @@ func TestLockDataDir(t *testing.T) {
 	}
 	_ = again.Unlock()
 }
+
+// TestRegistryURL: the proxyEndpoint is the configured registry URL, or
+// the issuer URL's origin (never the bind address).
+func TestRegistryURL(t *testing.T) {
+	for _, tc := range []struct{ configured, origin, want string }{
+		{"", "https://ci-oidc.example.com", "https://ci-oidc.example.com"},
+		{"https://registry.example.com/", "https://ci-oidc.example.com", "https://registry.example.com"},
+		{"", "http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+	} {
+		o := Options{RegistryURL: tc.configured}
+		if got := o.registryURL(tc.origin); got != tc.want {
+			t.Errorf("registryURL(%q) with %q = %q, want %q", tc.origin, tc.configured, got, tc.want)
+		}
+	}
+}

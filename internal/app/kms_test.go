@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -19,7 +20,8 @@ import (
 // aws CLI environment for it.
 type kmsWorld struct {
 	*stsWorld
-	root []string // the account root's key
+	root    []string // the account root's key
+	account string   // "" is the dev default, 000000000000
 }
 
 func newKMSWorld(t *testing.T) *kmsWorld {
@@ -45,7 +47,7 @@ func (w *kmsWorld) session(t *testing.T, role, project, ref string, protected bo
 	}
 	tok := w.mint(t, req)
 	out, stderr, err := w.bash(t, `aws sts assume-role-with-web-identity --role-arn "$ROLE" --role-session-name kms-test --web-identity-token "$TOK" --output json`,
-		"ROLE=arn:aws:iam::000000000000:role/"+role, "TOK="+tok)
+		"ROLE=arn:aws:iam::"+cmp.Or(w.account, "000000000000")+":role/"+role, "TOK="+tok)
 	if err != nil {
 		t.Fatalf("assume %s as %s@%s: %v\n%s", role, project, ref, err, stderr)
 	}

@@ -27,7 +27,9 @@ type awsRouter struct {
 }
 
 func (rt *awsRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
+	// Headers are read by their canonical keys directly: Header.Get would
+	// canonicalize the constant again on every request.
+	if target := firstValue(r.Header["X-Amz-Target"]); target != "" {
 		// The operation follows the last dot: "TrentService.Sign" (KMS),
 		// "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents".
 		prefix := target[:max(0, strings.LastIndexByte(target, '.'))]
@@ -39,7 +41,7 @@ func (rt *awsRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service := "sts"
-	if h := r.Header.Get("Authorization"); h != "" {
+	if h := firstValue(r.Header["Authorization"]); h != "" {
 		if auth, err := sigv4.ParseAuthorization(h); err == nil {
 			service = auth.Credential.Service
 		}
@@ -57,6 +59,14 @@ func (rt *awsRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// server does not run yet gets a plain answer.
 	awsproto.WriteQueryError(w, sts.Namespace, awsproto.NewRequestID(), awsproto.NewError(http.StatusBadRequest,
 		"InvalidAction", "This endpoint does not serve the "+strings.ToUpper(truncate(service, 32))+" API"))
+}
+
+// firstValue is what http.Header.Get returns for the values of a key.
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
 }
 
 func truncate(s string, n int) string {

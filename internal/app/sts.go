@@ -32,6 +32,7 @@ type awsHandlers struct {
 	kms        *kmsapi.Handler
 	kmsService *kms.Service
 	explain    *sts.ExplainHandler
+	ecr        *ecrHandlers
 	// iamManager and accessKeys are the caches a replica refreshes when
 	// other replicas change what they hold (accessKeys is nil unless the
 	// store reports changes).
@@ -42,7 +43,7 @@ type awsHandlers struct {
 // newSTS builds the AWS-compatible services. With shared, the store
 // reports other processes' changes (store.Notifier) and access keys are
 // cached; the caller must then refresh the returned caches on every change.
-func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder, shared bool) (*awsHandlers, error) {
+func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder, shared bool) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -133,7 +134,12 @@ func newSTS(ctx context.Context, o Options, static *iam.Static, st store.Store, 
 		}
 	}
 	iamHandler.LintOnWrite(mode, failOn)
+	ecrs, err := newECR(o, issuerOrigin, svc, st, sealer, dir.Account(), dir.Region(), cache, log, rec)
+	if err != nil {
+		return nil, err
+	}
 	return &awsHandlers{
+		ecr:        ecrs,
 		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 		iam:        iamHandler,
 		cloudTrail: cloudtrail.NewHandler(svc, st, rec, dir.Account(), dir.Region(), cache, log),

@@ -29,6 +29,7 @@ const (
 	SourceSTS    = "sts.amazonaws.com"
 	SourceIAM    = "iam.amazonaws.com"
 	SourceKMS    = "kms.amazonaws.com"
+	SourceECR    = "ecr.amazonaws.com"
 	SourceIssuer = "issuer.oidcfed"
 	// SourceOperator is oidcfed's operator API (/api/v1/explain).
 	SourceOperator = "api.oidcfed"

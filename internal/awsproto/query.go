@@ -112,13 +112,26 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 	if r.ContentLength > maxBody {
 		return nil, bodyTooLarge()
 	}
-	// Read into a buffer sized by Content-Length when it is declared, so a
-	// typical 1-2 KB form is one allocation instead of a growing series
-	// (bytes.Buffer.ReadFrom wants 512 bytes free before each read, so the
-	// room for that last, empty read is part of the size).
-	buf := bytes.NewBuffer(make([]byte, 0, max(512, min(r.ContentLength+bytes.MinRead, maxBody+1))))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
-	body := buf.Bytes()
+	limited := io.LimitedReader{R: r.Body, N: maxBody + 1}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// A declared length is read into a buffer of that size and one byte
+		// more: one allocation of the body's size (a KMS request is ~150
+		// bytes), where bytes.Buffer.ReadFrom wants 512 bytes free before
+		// each read. Only a body longer than declared fills the extra byte;
+		// its rest is read below.
+		body, err = readUntilFull(&limited, make([]byte, r.ContentLength+1))
+	}
+	if err == nil && (r.ContentLength < 0 || int64(len(body)) > r.ContentLength) {
+		buf := bytes.NewBuffer(body)
+		if body == nil {
+			buf = bytes.NewBuffer(make([]byte, 0, bytes.MinRead))
+		}
+		// A reader of its own, so that limited itself can stay on the stack.
+		_, err = buf.ReadFrom(&io.LimitedReader{R: limited.R, N: limited.N})
+		body = buf.Bytes()
+	}
 	if err != nil {
 		// A client that stops sending mid-body; nobody is left to read the
 		// answer, but a 400 keeps it out of the 5xx metrics.
@@ -128,8 +141,36 @@ func ReadBody(r *http.Request, maxBody int64) ([]byte, error) {
 	if int64(len(body)) > maxBody {
 		return nil, bodyTooLarge()
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	rd := new(bodyReader)
+	rd.Reset(body)
+	r.Body = rd
 	return body, nil
+}
+
+// bodyReader is the body ReadBody puts back: a bytes.Reader that closes,
+// as io.NopCloser(bytes.NewReader(body)) would be, in one allocation
+// instead of two.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing, as io.NopCloser's.
+func (*bodyReader) Close() error { return nil }
+
+// readUntilFull reads into buf until it is full or rd ends, as
+// bytes.Buffer.ReadFrom does: io.EOF ends the body, other errors are
+// returned.
+func readUntilFull(rd *io.LimitedReader, buf []byte) ([]byte, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := rd.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf[:n], nil
 }
 
 // ParseRequest is ParseQuery over a body already read with ReadBody (nil

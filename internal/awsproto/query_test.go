@@ -298,3 +298,43 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 }
+
+// ReadBody takes the body as sent whatever Content-Length declares (the
+// length only sizes the buffer), up to its bound.
+func TestReadBodyDeclaredLengths(t *testing.T) {
+	const max = 64
+	for _, tt := range []struct {
+		name     string
+		body     string
+		declared int64
+		tooLarge bool
+	}{
+		{"exact", "x=1", 3, false},
+		{"undeclared", "x=1", -1, false},
+		{"shorter than declared", "x=1", 10, false},
+		{"longer than declared", "x=12345", 3, false},
+		{"declared empty", "x=1", 0, false},
+		{"empty", "", 0, false},
+		{"exactly the bound", strings.Repeat("x", max), max, false},
+		{"over the bound, declared shorter", strings.Repeat("x", max+1), 5, true},
+		{"over the bound, undeclared", strings.Repeat("x", 3*max), -1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(strings.NewReader(tt.body[:len(tt.body)/2]), strings.NewReader(tt.body[len(tt.body)/2:])))
+			r.ContentLength = tt.declared
+			got, err := ReadBody(r, max)
+			if tt.tooLarge {
+				if !errors.Is(err, ErrBodyTooLarge) {
+					t.Fatalf("err %v, want %v", err, ErrBodyTooLarge)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.body {
+				t.Fatalf("ReadBody: %q, %v", got, err)
+			}
+			if again, _ := io.ReadAll(r.Body); string(again) != tt.body {
+				t.Errorf("body after ReadBody: %q", again)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -272,13 +273,19 @@ func WriteJSONResponse(w http.ResponseWriter, requestID string, body []byte) {
 	writeBody(w, "application/x-amz-json-1.1", requestID, http.StatusOK, body)
 }
 
+// requestIDKey is RequestIDHeader as http.Header.Set stores it: canonical
+// once, rather than canonicalized (and allocated) on every response.
+var requestIDKey = textproto.CanonicalMIMEHeaderKey(RequestIDHeader)
+
 func writeBody(w http.ResponseWriter, contentType, requestID string, status int, body []byte) {
 	h := w.Header()
-	h.Set(RequestIDHeader, requestID)
+	// Set by canonical keys, the three values in one allocation.
+	values := []string{requestID, contentType, strconv.Itoa(len(body))}
+	h[requestIDKey] = values[0:1:1]
 	if contentType != "" {
-		h.Set("Content-Type", contentType)
+		h["Content-Type"] = values[1:2:2]
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = values[2:3:3]
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // the client went away; nothing left to tell it
 }

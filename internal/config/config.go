@@ -69,6 +69,22 @@ type File struct {
 	Audit Audit `yaml:"audit" json:"audit"`
 	// IAM configures the IAM API beyond AWS.
 	IAM IAM `yaml:"iam" json:"iam"`
+	// ECR configures the ECR API and its registry.
+	ECR ECR `yaml:"ecr" json:"ecr"`
+}
+
+// ECR configures the ECR API and its registry (the OCI distribution API at
+// /v2/ on the server's listener).
+type ECR struct {
+	// RegistryURL is the registry's URL as clients reach it: the
+	// proxyEndpoint GetAuthorizationToken answers, what docker login takes,
+	// the host of every repositoryUri (e.g. https://registry.example.com
+	// when a TLS front end serves the listener). Default: the issuer URL's
+	// scheme and host (in dev mode, the listen address).
+	RegistryURL string `yaml:"registry_url" json:"registry_url"`
+	// MaxBlobSize bounds one pushed layer or config, in bytes (default 10
+	// GiB).
+	MaxBlobSize int `yaml:"max_blob_size" json:"max_blob_size"`
 }
 
 // Audit configures the audit log. Every call is recorded in the store

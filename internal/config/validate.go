@@ -49,6 +49,15 @@ func validate(f *File, name string, ls lines) error {
 	v.subClaim(f.Issuer.SubClaimComponents)
 	v.store(&f.Store)
 	v.iam(f)
+	if u := f.ECR.RegistryURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" ||
+			(pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			v.bad("ecr.registry_url", "%s is not http(s)://host[:port]", quote(u))
+		}
+	}
+	if f.ECR.MaxBlobSize < 0 {
+		v.bad("ecr.max_blob_size", "%d must not be negative (0 is the default, 10 GiB)", f.ECR.MaxBlobSize)
+	}
 	if f.Audit.Retention < 0 {
 		v.bad("audit.retention", "%s must not be negative (use 0 to keep every event)", f.Audit.Retention)
 	} else if r := f.Audit.Retention.Std(); r > 0 && r < time.Hour {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,13 +80,17 @@ var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !requestIDRE.MatchString(id) {
+		// By the canonical key: Header.Get canonicalizes it on every call.
+		var id string
+		if v := r.Header["X-Request-Id"]; len(v) > 0 {
+			id = v[0]
+		}
+		if id == "" || !requestIDRE.MatchString(id) {
 			id = newID()
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		_, route := mux.Handler(r)
 		if route == "" {
@@ -117,8 +122,10 @@ func Wrap(mux *http.ServeMux, log *slog.Logger, m *Metrics) http.Handler {
 				m.requests.WithLabelValues(route, method, outcome(rec.status)).Inc()
 				m.seconds.WithLabelValues(route).Observe(elapsed.Seconds())
 			}
-			log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
-				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			if log.Enabled(ctx, slog.LevelInfo) { // else the arguments would still be boxed, for nothing
+				log.InfoContext(ctx, "request", "method", method, "path", r.URL.Path, "route", route,
+					"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+			}
 			if aborted {
 				panic(p)
 			}
@@ -178,6 +185,21 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.wrote = true
 	return s.ResponseWriter.Write(b)
 }
+
+// ReadFrom keeps the connection's ReadFrom (sendfile for files) reachable
+// through the recorder, so a blob served from disk is not copied through
+// a buffer.
+func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	s.wrote = true
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{s.ResponseWriter}, r)
+}
+
+// Unwrap lets http.ResponseController reach the connection (the registry
+// extends deadlines for blob transfers) and flush.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // RemoteIP is the caller's address without its port, for aws:SourceIp and
 // audit records (no proxy headers are trusted yet); "" when unparsable.

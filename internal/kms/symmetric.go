@@ -119,7 +119,7 @@ func BlobKeyID(blob []byte) (string, bool) {
 		return "", false
 	}
 	id := string(blob[1 : 1+blobKeyIDLen])
-	if !keyIDRE.MatchString(id) {
+	if !isKeyID(id) {
 		return "", false
 	}
 	return id, true

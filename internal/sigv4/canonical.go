@@ -202,6 +202,11 @@ var commonHeaderKeys = map[string]string{
 // replaced by one space.
 func appendFolded(dst []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "  ") {
+		// Nothing to fold (every value SDKs send, among them the ~1 KB session token):
+		// one copy instead of a byte-by-byte loop.
+		return append(dst, v...)
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

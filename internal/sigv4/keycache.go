@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"sync"
@@ -40,7 +41,7 @@ func (c *KeyCache) Len() int {
 }
 
 func (c *KeyCache) get(secret, date, region, service string) [sha256.Size]byte {
-	k := keyCacheKey{secret: sha256.Sum256([]byte(secret)), date: date, region: region, service: service}
+	k := keyCacheKey{secret: sumString(secret), date: date, region: region, service: service}
 	c.mu.Lock()
 	key, ok := c.m[k]
 	c.mu.Unlock()
@@ -60,6 +61,16 @@ func (c *KeyCache) get(secret, date, region, service string) [sha256.Size]byte {
 	return key
 }
 
+// sumString is SHA-256 of s; secrets of the usual length (40 characters)
+// are hashed from a stack copy, where []byte(s) would allocate.
+func sumString(s string) [sha256.Size]byte {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
 // deriveSigningKey is the SigV4 HMAC chain:
 // kDate = HMAC("AWS4"+secret, date), kRegion, kService, kSigning = HMAC(kService, "aws4_request").
 func deriveSigningKey(secret, date, region, service string) [sha256.Size]byte {
@@ -74,4 +85,37 @@ func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(data))
 	return m.Sum(nil)
+}
+
+// hmacSHA256Sum is HMAC-SHA256(key, msg) (RFC 2104) computed in stack buffers: crypto/hmac
+// allocates two hash states and two pads per call, which showed on every signed request. The
+// message is the string to sign, bounded by maxStackStringToSign; a longer one (which the
+// parsers do not let through) takes crypto/hmac.
+func hmacSHA256Sum(key [sha256.Size]byte, msg []byte) [sha256.Size]byte {
+	const blockSize = 64 // SHA-256's; a 32-byte key is zero-padded to it
+	if len(msg) > maxStackStringToSign {
+		// Copies: what crypto/hmac is given escapes, and only this path should allocate.
+		k := key
+		m := hmac.New(sha256.New, k[:])
+		m.Write(bytes.Clone(msg))
+		return [sha256.Size]byte(m.Sum(nil))
+	}
+	var inner [blockSize + maxStackStringToSign]byte
+	for i := range blockSize {
+		inner[i] = 0x36
+	}
+	for i, b := range key {
+		inner[i] ^= b
+	}
+	n := copy(inner[blockSize:], msg)
+	innerSum := sha256.Sum256(inner[:blockSize+n])
+	var outer [blockSize + sha256.Size]byte
+	for i := range blockSize {
+		outer[i] = 0x5c
+	}
+	for i, b := range key {
+		outer[i] ^= b
+	}
+	copy(outer[blockSize:], innerSum[:])
+	return sha256.Sum256(outer[:])
 }

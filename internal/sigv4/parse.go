@@ -48,7 +48,8 @@ type Authorization struct {
 // credential scope's service and region before choosing a handler. Errors are *Error with code
 // IncompleteSignature.
 func ParseAuthorization(h string) (*Authorization, error) {
-	a, missing, err := parseAuthorization(h)
+	a := new(Authorization)
+	missing, err := parseAuthorizationInto(h, a)
 	if err != nil {
 		return nil, err
 	}
@@ -58,29 +59,49 @@ func ParseAuthorization(h string) (*Authorization, error) {
 	return a, nil
 }
 
-// parseAuthorization returns the AWS "requires 'X' parameter" sentences for missing
-// components separately, so Verify can add the date sentence in AWS's order.
-func parseAuthorization(h string) (a *Authorization, missing string, err error) {
+// parseAuthorizationInto fills in a, and returns the AWS "requires 'X' parameter" sentences
+// for missing components separately, so Verify can add the date sentence in AWS's order.
+func parseAuthorizationInto(h string, a *Authorization) (missing string, err error) {
 	if len(h) > MaxAuthorizationLength {
-		return nil, "", errIncomplete("Authorization header is too long", errors.New("authorization header over MaxAuthorizationLength"))
+		return "", errIncomplete("Authorization header is too long", errors.New("authorization header over MaxAuthorizationLength"))
 	}
 	rest, ok := strings.CutPrefix(h, Algorithm+" ")
 	if !ok {
 		if alg, _, _ := strings.Cut(h, " "); strings.HasPrefix(alg, "AWS4-") && alg != Algorithm {
-			return nil, "", errIncomplete(msgUnsupportedAlgorithm+"'"+echo(alg)+"'", errors.New("unsupported algorithm"))
+			return "", errIncomplete(msgUnsupportedAlgorithm+"'"+echo(alg)+"'", errors.New("unsupported algorithm"))
 		}
 		// Not SigV4 at all (Bearer, Basic, SigV2 "AWS AKID:sig"): AWS answers that every
 		// component is missing, quoting the header.
-		return nil, msgRequiresCredential + msgRequiresSignature + msgRequiresSignedHeaders, nil
+		return msgRequiresCredential + msgRequiresSignature + msgRequiresSignedHeaders, nil
 	}
 	// Components are separated by commas and/or spaces: AWS splits on both, which is why
 	// "Credential= AKID/..." is answered with "'AKID/...' not a valid key=value pair".
 	var cred, signedHeaders, sig string
 	var haveCred, haveSigned, haveSig bool
-	for part := range strings.FieldsFuncSeq(rest, func(r rune) bool { return r == ',' || r == ' ' }) {
+	for rest != "" {
+		// Byte-wise, as strings.FieldsFunc on ',' and ' ' would split (neither byte occurs
+		// inside a multi-byte UTF-8 sequence), without decoding runes. At most four
+		// components are looked at (a fourth is an error), so the searches stay linear.
+		i := 0
+		for i < len(rest) && (rest[i] == ',' || rest[i] == ' ') {
+			i++
+		}
+		rest = rest[i:]
+		if rest == "" {
+			break
+		}
+		i = len(rest)
+		if j := strings.IndexByte(rest, ','); j >= 0 {
+			i = j
+		}
+		if j := strings.IndexByte(rest[:i], ' '); j >= 0 {
+			i = j
+		}
+		part := rest[:i]
+		rest = rest[i:]
 		key, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, "", errIncomplete("'"+echo(part)+"' not a valid key=value pair (missing equal-sign) in Authorization header: '"+echo(h)+"'.", errors.New("component without '='"))
+			return "", errIncomplete("'"+echo(part)+"' not a valid key=value pair (missing equal-sign) in Authorization header: '"+echo(h)+"'.", errors.New("component without '='"))
 		}
 		var have *bool
 		switch key {
@@ -91,10 +112,10 @@ func parseAuthorization(h string) (a *Authorization, missing string, err error) 
 		case "Signature":
 			have, sig = &haveSig, value
 		default:
-			return nil, "", errIncomplete("'"+echo(key)+"' is not a valid Authorization header parameter.", errors.New("unknown component"))
+			return "", errIncomplete("'"+echo(key)+"' is not a valid Authorization header parameter.", errors.New("unknown component"))
 		}
 		if *have {
-			return nil, "", errIncomplete("Authorization header has a duplicate '"+key+"' parameter.", errors.New("duplicate "+key))
+			return "", errIncomplete("Authorization header has a duplicate '"+key+"' parameter.", errors.New("duplicate "+key))
 		}
 		*have = true
 	}
@@ -109,33 +130,38 @@ func parseAuthorization(h string) (a *Authorization, missing string, err error) 
 		missing += msgRequiresSignedHeaders
 	}
 	if missing != "" {
-		return nil, missing, nil
+		return missing, nil
 	}
-	a = &Authorization{Signature: sig}
+	*a = Authorization{Signature: sig}
 	if a.Credential, err = parseCredential(cred); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if a.SignedHeaders, err = parseSignedHeaders(signedHeaders); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if !isLowerHex64(sig) {
-		return nil, "", errIncomplete("Signature must be 64 lower-case hexadecimal characters, got '"+echo(sig)+"'.", errors.New("malformed signature"))
+		return "", errIncomplete("Signature must be 64 lower-case hexadecimal characters, got '"+echo(sig)+"'.", errors.New("malformed signature"))
 	}
-	return a, "", nil
+	return "", nil
 }
 
 // parseCredential parses AKID/yyyymmdd/region/service/terminator. The terminator is kept for
 // Verify, which answers a wrong one with SignatureDoesNotMatch as AWS does.
 func parseCredential(v string) (Scope, error) {
-	parts := strings.Split(v, "/")
-	if len(parts) != 5 {
+	if strings.Count(v, "/") != 4 {
 		return Scope{}, errIncomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '"+echo(v)+"'", errors.New("credential element count"))
 	}
-	s := Scope{AccessKeyID: parts[0], Date: parts[1], Region: parts[2], Service: parts[3], Terminator: parts[4]}
+	// Exactly four slashes: the Cuts below always find theirs (strings.Split without its slice).
+	var s Scope
+	var rest string
+	s.AccessKeyID, rest, _ = strings.Cut(v, "/")
+	s.Date, rest, _ = strings.Cut(rest, "/")
+	s.Region, rest, _ = strings.Cut(rest, "/")
+	s.Service, s.Terminator, _ = strings.Cut(rest, "/")
 	if !validAccessKeyID(s.AccessKeyID) {
 		return Scope{}, errIncomplete("Credential access key id is malformed: '"+echo(s.AccessKeyID)+"'", errors.New("malformed access key id"))
 	}
-	if _, err := time.Parse("20060102", s.Date); err != nil || len(s.Date) != 8 {
+	if _, ok := parseDigitsDate(s.Date); !ok {
 		return Scope{}, errIncomplete("Credential date must be in yyyyMMdd format, got '"+echo(s.Date)+"'", errors.New("malformed credential date"))
 	}
 	if !validScopePart(s.Region) || !validScopePart(s.Service) || !validScopePart(s.Terminator) {
@@ -199,15 +225,74 @@ func validHeaderName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !headerNameByte[s[i]] {
 			return false
 		}
 	}
 	return true
+}
+
+// headerNameByte holds the bytes validHeaderName accepts: a-z, 0-9 and
+// the other token characters, "!#$%&'*+-.^_`|~".
+var headerNameByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] = true
+	}
+	return t
+}()
+
+// parseDigitsDate accepts what time.Parse("20060102", s) accepts from exactly 8 bytes (a real
+// calendar day, year 0000-9999) without its generic layout interpretation, which showed in
+// the profile of every signed request. The time is midnight UTC.
+func parseDigitsDate(s string) (time.Time, bool) {
+	if len(s) != 8 {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[4:6])
+	day, ok3 := digits(s[6:8])
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC), true
+}
+
+// parseDigitsDateTime is time.Parse("20060102T150405Z", s) for exactly 16 bytes, likewise.
+func parseDigitsDateTime(s string) (time.Time, bool) {
+	if len(s) != 16 || s[8] != 'T' || s[15] != 'Z' {
+		return time.Time{}, false
+	}
+	date, ok := parseDigitsDate(s[:8])
+	hour, ok1 := digits(s[9:11])
+	minute, ok2 := digits(s[11:13])
+	second, ok3 := digits(s[13:15])
+	if !ok || !ok1 || !ok2 || !ok3 || hour > 23 || minute > 59 || second > 59 {
+		return time.Time{}, false
+	}
+	return date.Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute + time.Duration(second)*time.Second), true
+}
+
+// digits reads a string of ASCII decimal digits (at most 4 here).
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 func isLowerHex64(s string) bool {

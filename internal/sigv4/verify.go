@@ -146,12 +146,15 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 		skew = DefaultMaxSkew
 	}
 
-	authz := r.Header.Values("Authorization")
+	// Headers are looked up by their canonical keys directly (Header.Values
+	// would canonicalize the constant again on every request).
+	authz := r.Header["Authorization"]
 	if len(authz) == 1 && authz[0] == "" {
 		authz = nil // an empty header authenticates nothing, as in HasSignature
 	}
 	presigned := isPresigned(r.URL.RawQuery)
 	var s *signed
+	var headerForm signed // the header form is parsed in place: no allocation per request
 	var err error
 	switch {
 	case len(authz) == 0 && !presigned:
@@ -163,7 +166,7 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 	case presigned:
 		s, err = parsePresigned(r)
 	default:
-		s, err = parseHeaderForm(r, authz[0])
+		s, err = &headerForm, parseHeaderFormInto(r, authz[0], &headerForm)
 	}
 	if err != nil {
 		return nil, err
@@ -195,8 +198,13 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 		return nil, errors.New("sigv4: CredentialSource returned an empty secret for " + s.scope.AccessKeyID)
 	}
 
-	payloadHash := payloadHash(r, body, s.presigned, opts.AllowUnsignedPayload)
-	sts, err := stringToSign(r, s, payloadHash, opts.SingleEncodePath)
+	// The payload hash, canonical request and string to sign are built in stack buffers and
+	// the MAC computed without crypto/hmac's per-call state: nothing here allocates in the
+	// usual case (Verify runs on every signed request).
+	var hashBuf [2 * sha256.Size]byte
+	ph := appendPayloadHash(hashBuf[:0], r, body, s.presigned, opts.AllowUnsignedPayload)
+	var stsBuf [maxStackStringToSign]byte
+	sts, err := appendStringToSign(stsBuf[:0], r, s, ph, opts.SingleEncodePath)
 	if err != nil {
 		if lookupErr != nil && !expired {
 			return nil, newError(CodeInvalidClientTokenID, statusInvalidClientTokenID, msgInvalidClientTokenID, lookupErr)
@@ -211,16 +219,16 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 		key = deriveSigningKey(secret, s.scope.Date, s.scope.Region, s.scope.Service)
 	}
 	var sig [2 * sha256.Size]byte
-	mac := hmac.New(sha256.New, key[:])
-	mac.Write(sts)
-	hex.Encode(sig[:], mac.Sum(nil))
+	mac := hmacSHA256Sum(key, sts)
+	hex.Encode(sig[:], mac[:])
 	match := hmac.Equal(sig[:], []byte(s.signature))
 
 	if lookupErr != nil && !expired {
 		return nil, newError(CodeInvalidClientTokenID, statusInvalidClientTokenID, msgInvalidClientTokenID, lookupErr)
 	}
 	if !match {
-		return nil, errMismatch("", fmt.Errorf("signature mismatch; string to sign %q", sts))
+		// string(sts): the error keeps a copy, so the buffer itself stays on the stack.
+		return nil, errMismatch("", fmt.Errorf("signature mismatch; string to sign %q", string(sts)))
 	}
 	if expired {
 		return nil, newError(CodeExpiredToken, statusExpiredToken, msgExpiredToken, lookupErr)
@@ -242,41 +250,51 @@ func Verify(ctx context.Context, r *http.Request, body []byte, opts Options) (*R
 }
 
 func parseHeaderForm(r *http.Request, h string) (*signed, error) {
-	a, missing, err := parseAuthorization(h)
-	if err != nil {
+	s := new(signed)
+	if err := parseHeaderFormInto(r, h, s); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// parseHeaderFormInto is parseHeaderForm filling in the caller's s.
+func parseHeaderFormInto(r *http.Request, h string, s *signed) error {
+	var a Authorization
+	missing, err := parseAuthorizationInto(h, &a)
+	if err != nil {
+		return err
 	}
 	amzDate, signedAt, dateMissing, err := requestDate(r)
 	if dateMissing {
 		missing += msgRequiresDate
 	}
 	if missing != "" {
-		return nil, errIncomplete(missing+"Authorization="+echo(h), errors.New("missing Authorization components or date"))
+		return errIncomplete(missing+"Authorization="+echo(h), errors.New("missing Authorization components or date"))
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !slices.Contains(a.SignedHeaders, "host") {
-		return nil, errIncomplete(msgHostMustBeSigned, errors.New("host not signed"))
+		return errIncomplete(msgHostMustBeSigned, errors.New("host not signed"))
 	}
-	s := &signed{scope: a.Credential, signedHeaders: a.SignedHeaders, signature: a.Signature, amzDate: amzDate, signedAt: signedAt}
-	switch toks := r.Header.Values("X-Amz-Security-Token"); {
+	*s = signed{scope: a.Credential, signedHeaders: a.SignedHeaders, signature: a.Signature, amzDate: amzDate, signedAt: signedAt}
+	switch toks := r.Header["X-Amz-Security-Token"]; {
 	case len(toks) > 1:
-		return nil, errIncomplete("Only one X-Amz-Security-Token header is allowed", errors.New("repeated security token"))
+		return errIncomplete("Only one X-Amz-Security-Token header is allowed", errors.New("repeated security token"))
 	case len(toks) == 1:
 		// The token is outside the string to sign unless it is a signed header; a request
 		// whose token could be swapped in transit is refused.
 		if !slices.Contains(a.SignedHeaders, "x-amz-security-token") {
-			return nil, errIncomplete(msgSecurityTokenMustBeSigned, errors.New("security token not signed"))
+			return errIncomplete(msgSecurityTokenMustBeSigned, errors.New("security token not signed"))
 		}
 		s.sessionToken = toks[0]
 	}
-	return s, nil
+	return nil
 }
 
 // requestDate reads X-Amz-Date, or failing that the HTTP Date header.
 func requestDate(r *http.Request) (amzDate string, t time.Time, missing bool, err error) {
-	if v := r.Header.Values("X-Amz-Date"); len(v) > 0 {
+	if v := r.Header["X-Amz-Date"]; len(v) > 0 {
 		if len(v) > 1 {
 			return "", time.Time{}, false, errIncomplete("Only one X-Amz-Date header is allowed", errors.New("repeated X-Amz-Date"))
 		}
@@ -296,8 +314,9 @@ func requestDate(r *http.Request) (amzDate string, t time.Time, missing bool, er
 }
 
 func parseAmzDate(v string) (time.Time, error) {
-	t, err := time.Parse(amzDateFormat, v)
-	if err != nil || len(v) != len(amzDateFormat) {
+	t, ok := parseDigitsDateTime(v)
+	if !ok {
+		_, err := time.Parse(amzDateFormat, v) // the detail for logs; the fast parser only says no
 		if err == nil {
 			err = errors.New("X-Amz-Date has the wrong length")
 		}
@@ -428,22 +447,32 @@ func checkTime(s *signed, now time.Time, skew time.Duration) error {
 }
 
 func payloadHash(r *http.Request, body []byte, presigned, allowUnsigned bool) string {
+	return string(appendPayloadHash(nil, r, body, presigned, allowUnsigned))
+}
+
+// appendPayloadHash appends the canonical request's payload hash: hex(SHA-256(body)), or
+// UNSIGNED-PAYLOAD where that is allowed and asked for.
+func appendPayloadHash(dst []byte, r *http.Request, body []byte, presigned, allowUnsigned bool) []byte {
 	if allowUnsigned {
 		switch h := r.Header.Get("X-Amz-Content-Sha256"); {
 		case h == UnsignedPayload, presigned && h == "":
-			return UnsignedPayload
+			return append(dst, UnsignedPayload...)
 		}
 	}
 	if len(body) == 0 {
-		return emptySHA256
+		return append(dst, emptySHA256...)
 	}
 	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // canonicalRequest builds METHOD\nURI\nQUERY\nHEADERS\n\nSIGNEDHEADERS\nPAYLOADHASH.
 func canonicalRequest(r *http.Request, s *signed, payloadHash string, singleEncode bool) ([]byte, error) {
-	b := make([]byte, 0, 512)
+	return appendCanonicalRequest(make([]byte, 0, 512), r, s, []byte(payloadHash), singleEncode)
+}
+
+// appendCanonicalRequest appends the canonical request to dst.
+func appendCanonicalRequest(b []byte, r *http.Request, s *signed, payloadHash []byte, singleEncode bool) ([]byte, error) {
 	b = append(b, r.Method...)
 	b = append(b, '\n')
 	b = appendCanonicalURI(b, rawPath(r), singleEncode)
@@ -469,14 +498,25 @@ func canonicalRequest(r *http.Request, s *signed, payloadHash string, singleEnco
 	return b, nil
 }
 
-// stringToSign builds AWS4-HMAC-SHA256\nAMZDATE\nSCOPE\nhex(SHA256(canonical request)).
-func stringToSign(r *http.Request, s *signed, payloadHash string, singleEncode bool) ([]byte, error) {
-	creq, err := canonicalRequest(r, s, payloadHash, singleEncode)
+// maxStackCanonicalRequest is the canonical request size built on the stack: an SDK request
+// with a session token and its usual headers takes 1-1.5 KB; larger ones (a long query, many
+// signed headers) spill to the heap, as append does.
+const maxStackCanonicalRequest = 4096
+
+// maxStackStringToSign holds any string to sign the parsers let through: its parts are the
+// algorithm, a 16-character date, the scope (8 + 3 × maxScopePartLength + slashes) and 64 hex
+// digits, about 300 bytes in all.
+const maxStackStringToSign = 512
+
+// appendStringToSign appends AWS4-HMAC-SHA256\nAMZDATE\nSCOPE\nhex(SHA256(canonical request)) to
+// dst; the canonical request it hashes lives on the stack.
+func appendStringToSign(b []byte, r *http.Request, s *signed, payloadHash []byte, singleEncode bool) ([]byte, error) {
+	var creqBuf [maxStackCanonicalRequest]byte
+	creq, err := appendCanonicalRequest(creqBuf[:0], r, s, payloadHash, singleEncode)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(creq)
-	b := make([]byte, 0, len(Algorithm)+len(s.amzDate)+64+64+4)
 	b = append(b, Algorithm...)
 	b = append(b, '\n')
 	b = append(b, s.amzDate...)

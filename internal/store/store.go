@@ -233,6 +233,53 @@ type Tx interface {
 	// ListKMSAliases returns every alias ordered by name.
 	ListKMSAliases(ctx context.Context) ([]KMSAlias, error)
 
+	// ECR repositories, their images and tags, and the blobs each
+	// repository may serve (the blobs themselves are files the ecr package
+	// keeps). Deleting a repository deletes its images, tags and links.
+
+	// CreateECRRepository inserts r. ErrAlreadyExists if the name is taken.
+	CreateECRRepository(ctx context.Context, r *ECRRepository) error
+	// GetECRRepository returns one repository. ErrNotFound if there is none.
+	GetECRRepository(ctx context.Context, name string) (ECRRepository, error)
+	// UpdateECRRepository replaces a repository's body. ErrNotFound if
+	// there is none.
+	UpdateECRRepository(ctx context.Context, name string, body []byte) error
+	// ListECRRepositories returns every repository ordered by name.
+	ListECRRepositories(ctx context.Context) ([]ECRRepository, error)
+	// DeleteECRRepository removes a repository with its images, tags and
+	// blob links. ErrNotFound if there is none.
+	DeleteECRRepository(ctx context.Context, name string) error
+	// LinkECRBlob records that repository may serve the blob digest (size
+	// bytes); linking a linked blob again changes nothing. ErrNotFound if
+	// the repository does not exist.
+	LinkECRBlob(ctx context.Context, l *ECRBlobLink) error
+	// GetECRBlobLink returns one link. ErrNotFound if there is none.
+	GetECRBlobLink(ctx context.Context, repository, digest string) (ECRBlobLink, error)
+	// ECRBlobLinked reports whether any repository links digest.
+	ECRBlobLinked(ctx context.Context, digest string) (bool, error)
+	// PutECRImage inserts an image; an image already stored under the same
+	// (Repository, Digest) is left as it is (same digest, same manifest).
+	// ErrNotFound if the repository does not exist.
+	PutECRImage(ctx context.Context, img *ECRImage) error
+	// GetECRImage returns one image with its manifest. ErrNotFound if
+	// there is none.
+	GetECRImage(ctx context.Context, repository, digest string) (ECRImage, error)
+	// ListECRImages returns a repository's images ordered by digest,
+	// without their manifests.
+	ListECRImages(ctx context.Context, repository string) ([]ECRImage, error)
+	// DeleteECRImage removes an image and every tag on it. ErrNotFound if
+	// there is none.
+	DeleteECRImage(ctx context.Context, repository, digest string) error
+	// TagECRImage points tag at an image of the repository, replacing
+	// what it pointed at. ErrNotFound if the image does not exist.
+	TagECRImage(ctx context.Context, t *ECRTag) error
+	// GetECRTag returns one tag. ErrNotFound if there is none.
+	GetECRTag(ctx context.Context, repository, tag string) (ECRTag, error)
+	// UntagECRImage removes a tag. ErrNotFound if there is none.
+	UntagECRImage(ctx context.Context, repository, tag string) error
+	// ListECRTags returns a repository's tags ordered by tag (bytewise).
+	ListECRTags(ctx context.Context, repository string) ([]ECRTag, error)
+
 	// Secrets at rest.
 
 	// Reseal calls fn for every sealed value in the store, in every table,
@@ -386,4 +433,43 @@ type KMSAlias struct {
 	KeyID     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ECRRepository is an ECR repository: its name and a body whose shape the
+// ecr package owns (a JSON document: creation time, settings, policy).
+type ECRRepository struct {
+	Name string
+	Body []byte
+}
+
+// ECRImage is an image manifest pushed to a repository. Children are the
+// manifests an index refers to; Subject is the digest the manifest's
+// subject names ("" when none). Size is what the ecr package counts as
+// the image's size.
+type ECRImage struct {
+	Repository   string
+	Digest       string
+	MediaType    string
+	ArtifactType string
+	Manifest     []byte // nil from ListECRImages
+	Size         int64
+	Subject      string
+	Children     []string
+	PushedAt     time.Time
+}
+
+// ECRTag names an image of a repository.
+type ECRTag struct {
+	Repository string
+	Tag        string
+	Digest     string
+	UpdatedAt  time.Time
+}
+
+// ECRBlobLink lets a repository serve a blob (a layer or a config).
+type ECRBlobLink struct {
+	Repository string
+	Digest     string
+	Size       int64
+	CreatedAt  time.Time
 }

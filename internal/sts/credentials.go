@@ -64,6 +64,7 @@ func DeriveSessionKey(derive func(info string) []byte, generation uint32) Sessio
 type SessionKeyring struct {
 	current *sessionKey
 	keys    []*sessionKey
+	opened  *openedTokens // tokens already opened (opened.go)
 }
 
 // sessionKey holds the two keys one generation's secret expands to: the
@@ -106,7 +107,7 @@ func newSessionKey(k SessionKey) (*sessionKey, error) {
 // NewSessionKeyring seals under current and also opens tokens sealed under
 // the older keys.
 func NewSessionKeyring(current SessionKey, older ...SessionKey) (*SessionKeyring, error) {
-	ring := &SessionKeyring{}
+	ring := &SessionKeyring{opened: newOpenedTokens(maxOpenedTokenBytes)}
 	for i, k := range append([]SessionKey{current}, older...) {
 		for _, have := range ring.keys {
 			if have.generation == k.Generation {
@@ -231,43 +232,75 @@ func (r *SessionKeyring) Seal(s Session) (Credentials, error) {
 // KeyGeneration filled in. Expiry is checked against now on every call: a
 // session is never valid at or after its Expiration.
 func (r *SessionKeyring) Open(accessKeyID, sessionToken string, now time.Time) (*Session, error) {
+	shared, secret, _, err := r.open(accessKeyID, sessionToken, now)
+	if err != nil {
+		return nil, err
+	}
+	s := *shared // the caller's own, to hold the secret
+	s.SecretAccessKey = secret
+	return &s, nil
+}
+
+// open is Open for authenticating requests. The session it returns has
+// AccessKeyID and KeyGeneration filled in but not the secret, which comes
+// apart (for the signature check only); when the token is cached it is the
+// cached session itself, shared by the session's requests, and must not be
+// modified. The token's cache entry comes too (nil when it is not cached),
+// with what the session's later requests can reuse.
+func (r *SessionKeyring) open(accessKeyID, sessionToken string, now time.Time) (s *Session, secret string, o *openedToken, err error) {
+	if o := r.opened.get(sessionToken); o != nil && o.accessKeyID == accessKeyID {
+		// This exact token was authentic for this access key id (opened.go),
+		// which passed the checks below then; only the clock can have
+		// changed the answer.
+		if !now.Before(o.session.Expiration) {
+			r.opened.drop(sessionToken, o)
+			return nil, "", nil, expiredToken(o.session.Expiration)
+		}
+		return &o.session, o.key.secretFor(o.id), o, nil
+	}
 	id, ok := parseAccessKeyID(accessKeyID)
 	if !ok {
-		return nil, invalid("access key id is not an ASIA id")
+		return nil, "", nil, invalid("access key id is not an ASIA id")
 	}
 	if len(sessionToken) > MaxSessionTokenLength {
-		return nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
+		return nil, "", nil, invalid("token longer than " + strconv.Itoa(MaxSessionTokenLength))
 	}
 	// The decoder skips CR and LF; refusing them keeps one token, one
 	// spelling.
 	raw, err := base64.StdEncoding.Strict().DecodeString(sessionToken)
 	if err != nil || strings.ContainsAny(sessionToken, "\r\n") {
-		return nil, invalid("token is not base64")
+		return nil, "", nil, invalid("token is not base64")
 	}
 	if len(raw) < tokenHeaderLen+16 || [3]byte(raw[:3]) != tokenMagic || raw[3] != tokenVersion {
-		return nil, invalid("not an oidcfed session token")
+		return nil, "", nil, invalid("not an oidcfed session token")
 	}
 	gen := binary.BigEndian.Uint32(raw[4:8])
 	k := r.key(gen)
 	if k == nil {
-		return nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
+		return nil, "", nil, invalid("sealed under unknown session key generation " + strconv.FormatUint(uint64(gen), 10))
 	}
 	header := raw[:tokenHeaderLen]
 	plain, err := k.aead.Open(raw[tokenHeaderLen:tokenHeaderLen], header[8:], raw[tokenHeaderLen:], associatedData(header, accessKeyID))
 	if err != nil {
-		return nil, invalid("authentication failed: forged or tampered token, or another access key id")
+		return nil, "", nil, invalid("authentication failed: forged or tampered token, or another access key id")
 	}
-	s, err := decodePayload(plain)
+	s, err = decodePayload(plain)
 	if err != nil {
-		return nil, invalid("authentic token with a malformed payload")
+		return nil, "", nil, invalid("authentic token with a malformed payload")
 	}
 	if !now.Before(s.Expiration) {
-		return nil, &TokenError{Err: ErrExpiredToken, Reason: "expired at " + s.Expiration.Format(time.RFC3339)}
+		return nil, "", nil, expiredToken(s.Expiration)
 	}
 	s.AccessKeyID = accessKeyID
-	s.SecretAccessKey = k.secretFor(id)
-	s.KeyGeneration = gen
-	return s, nil
+	s.KeyGeneration = k.generation
+	if o = r.opened.put(sessionToken, accessKeyID, id, k, s, len(plain), now); o != nil {
+		s = &o.session
+	}
+	return s, k.secretFor(id), o, nil
+}
+
+func expiredToken(expiration time.Time) error {
+	return &TokenError{Err: ErrExpiredToken, Reason: "expired at " + expiration.Format(time.RFC3339)}
 }
 
 func (r *SessionKeyring) key(gen uint32) *sessionKey {
@@ -285,13 +318,15 @@ func (r *SessionKeyring) key(gen uint32) *sessionKey {
 // blocks cost tens of nanoseconds where an HMAC costs a microsecond, and
 // every signed request pays for one.
 func (k *sessionKey) secretFor(id [10]byte) string {
-	var in, out [32]byte
-	in[0], in[16] = 1, 2
-	copy(in[1:], id[:])
-	copy(in[17:], id[:])
-	k.secretPRF.Encrypt(out[:16], in[:16])
-	k.secretPRF.Encrypt(out[16:], in[16:])
-	return base64.StdEncoding.EncodeToString(out[:30])
+	// Encrypted in place: the block escapes through the cipher.Block
+	// interface, so one buffer is one allocation instead of two.
+	var b [32]byte
+	b[0], b[16] = 1, 2
+	copy(b[1:], id[:])
+	copy(b[17:], id[:])
+	k.secretPRF.Encrypt(b[:16], b[:16])
+	k.secretPRF.Encrypt(b[16:], b[16:])
+	return base64.StdEncoding.EncodeToString(b[:30])
 }
 
 func associatedData(header []byte, accessKeyID string) []byte {

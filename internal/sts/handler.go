@@ -150,9 +150,16 @@ func (h *Handler) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reque
 // Caller is who signed a request: a role session (temporary credentials)
 // or the account's root user (its long-term access key).
 type Caller struct {
-	Session *Session  // nil for long-term keys
+	// Session is nil for long-term keys. It never holds the secret access
+	// key (only the signature check needs it), and it may be shared with
+	// the session's other requests: read it, never modify it.
+	Session *Session
 	User    *iam.User // an IAM user's long-term key
 	Root    bool
+
+	// principal is set by Authenticate (principal.go); nil in a Caller
+	// made elsewhere, which then has its principal built at each use.
+	principal *principal
 }
 
 // sessionParams reads the DurationSeconds and PolicyArns parameters both
@@ -312,7 +319,7 @@ func (s *Service) Authenticate(r *http.Request, body []byte, service string, reg
 	res, err := sigv4.Verify(r.Context(), r, body, sigv4.Options{
 		Service:     service,
 		Regions:     regions,
-		Credentials: sigv4.CredentialSourceFunc(s.lookupCredentials),
+		Credentials: s.credentials,
 		Now:         s.now,
 		KeyCache:    cache,
 	})
@@ -326,14 +333,7 @@ func (s *Service) Authenticate(r *http.Request, body []byte, service string, reg
 
 // CallerARN is how AWS names the caller in messages and policies.
 func (s *Service) CallerARN(c *Caller) string {
-	switch {
-	case c.Root:
-		return "arn:aws:iam::" + s.dir.Account() + ":root"
-	case c.User != nil:
-		return c.User.ARN
-	}
-	_, roleName := roleNameFromARN(c.Session.RoleARN)
-	return assumedRoleARN(s.dir.Account(), roleName, c.Session.SessionName)
+	return s.principalOf(c).arn
 }
 
 // Authorize decides whether caller may perform action on resource with
@@ -362,52 +362,24 @@ func (s *Service) AuthorizeLabelled(ctx context.Context, c *Caller, action, reso
 // sub and aud). Services that also evaluate a resource policy (KMS key
 // policies) build it once for both decisions.
 func (s *Service) RequestContext(c *Caller, reqCtx map[string][]string) policy.Context {
-	pc := make(policy.Context, len(reqCtx)+12)
+	p := s.principalOf(c)
+	pc := make(policy.Context, len(reqCtx)+contextSize(p))
 	for k, v := range reqCtx {
 		pc.Set(k, v...)
 	}
-	// Keys are written lower-case: Set then stores them as they are.
-	pc.Set("aws:principalaccount", s.dir.Account())
-	switch {
-	case c.Root:
-		pc.Set("aws:principalarn", "arn:aws:iam::"+s.dir.Account()+":root")
-		pc.Set("aws:principaltype", "Account")
-	case c.User != nil:
-		u := c.User
-		pc.Set("aws:principalarn", u.ARN)
-		pc.Set("aws:principaltype", "User")
-		pc.Set("aws:username", u.Name)
-		pc.Set("aws:userid", u.ID)
-		for _, t := range u.Tags {
-			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
-		}
-	default:
-		sess := c.Session
-		pc.Set("aws:principalarn", sess.RoleARN)
-		pc.Set("aws:principaltype", "AssumedRole")
-		pc.Set("aws:userid", sess.RoleID+":"+sess.SessionName)
-		for _, t := range sess.Tags {
-			pc.Set("aws:PrincipalTag/"+t.Key, t.Value)
-		}
-		if sess.SourceIdentity != "" {
-			pc.Set("aws:sourceidentity", sess.SourceIdentity)
-		}
-		if sess.ProviderARN != "" {
-			// A web-identity session carries its provider and the token's
-			// aud and sub into every later request, as on AWS.
-			pc.Set("aws:federatedprovider", sess.ProviderARN)
-			if _, prov, ok := strings.Cut(sess.ProviderARN, ":oidc-provider/"); ok {
-				pc.Set(prov+":sub", sess.Subject)
-				pc.Set(prov+":aud", sess.Audience)
-			}
-		}
-	}
-	now := s.now()
-	pc.Set("aws:currenttime", now.UTC().Format("2006-01-02T15:04:05Z"))
-	pc.Set("aws:epochtime", strconv.FormatInt(now.Unix(), 10))
-	pc.Set("aws:requestedregion", s.dir.Region())
-	return pc
+	return s.addRequestContext(pc, p)
 }
+
+// AddRequestContext is RequestContext building in reqCtx itself, which the
+// caller hands over (and may size with RequestContextSize): one map per
+// request instead of two. Its keys must be lower-case already, as
+// policy.Context.Set stores them.
+func (s *Service) AddRequestContext(c *Caller, reqCtx policy.Context) policy.Context {
+	return s.addRequestContext(reqCtx, s.principalOf(c))
+}
+
+// RequestContextSize is how many keys AddRequestContext adds for c.
+func (s *Service) RequestContextSize(c *Caller) int { return contextSize(s.principalOf(c)) }
 
 // AuthorizeWith is AuthorizeLabelled with the context already built
 // (RequestContext).
@@ -443,7 +415,11 @@ func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource
 			_, trace := policy.EvaluateSessionTrace(req, identity, session)
 			noteDecision(ctx, policyLabels(len(identity), len(session)), trace)
 		}
-		e := deny(d.Effect == policy.ExplicitDeny, fmt.Errorf("identity/session policies decide %v", d.Effect))
+		cause := fmt.Errorf("identity/session policies decide %v", d.Effect)
+		if d.Effect == policy.ExplicitDeny {
+			cause = fmt.Errorf("%w: identity/session policies decide %v", ErrExplicitDeny, d.Effect)
+		}
+		e := deny(d.Effect == policy.ExplicitDeny, cause)
 		if blob := s.encodeDenial(c, req, d, identity, session); blob != "" {
 			e.Message += " Encoded authorization failure message: " + blob
 		}
@@ -451,6 +427,11 @@ func (s *Service) AuthorizeWith(ctx context.Context, c *Caller, action, resource
 	}
 	return nil
 }
+
+// ErrExplicitDeny is in the chain of an AuthorizeWith refusal that an
+// explicit Deny decided (services that also weigh a resource policy must
+// not let it override one).
+var ErrExplicitDeny = errors.New("explicit deny")
 
 // AccessKeySource resolves long-term access keys (AKIA...): the secret and
 // whose key it is. ok is false for unknown or inactive keys.
@@ -478,9 +459,9 @@ func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionTok
 			if err != nil {
 				return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
 			}
-			return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{User: u}, nil
+			return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, s.withPrincipal(&Caller{User: u}), nil
 		}
-		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, &Caller{Root: true}, nil
+		return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, s.withPrincipal(&Caller{Root: true}), nil
 	}
 	if !strings.HasPrefix(accessKeyID, "ASIA") {
 		return sigv4.Credentials{}, nil, sigv4.ErrUnknownAccessKey
@@ -488,14 +469,15 @@ func (s *Service) lookupCredentials(ctx context.Context, accessKeyID, sessionTok
 	if sessionToken == "" {
 		return sigv4.Credentials{}, nil, sigv4.ErrInvalidSessionToken
 	}
-	sess, err := s.keyring.Open(accessKeyID, sessionToken, s.now())
+	sess, secret, opened, err := s.keyring.open(accessKeyID, sessionToken, s.now())
 	switch {
 	case errors.Is(err, ErrExpiredToken):
 		return sigv4.Credentials{}, nil, sigv4.ErrExpiredToken
 	case err != nil:
 		return sigv4.Credentials{}, nil, errors.Join(sigv4.ErrInvalidSessionToken, err)
 	}
-	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sessionToken}, &Caller{Session: sess}, nil
+	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret, SessionToken: sessionToken},
+		&Caller{Session: sess, principal: s.sessionPrincipal(sess, opened)}, nil
 }
 
 // roleNameFromARN splits arn:aws:iam::<acct>:role/<path><name>.

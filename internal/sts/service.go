@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/federation"
 	"github.com/oidcfed/oidcfed/internal/iam"
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
+	"github.com/oidcfed/oidcfed/internal/sigv4"
 )
 
 // Namespace is the STS Query protocol's XML namespace.
@@ -46,6 +48,12 @@ type Service struct {
 	// authzMessages seals encoded authorization messages; nil when they
 	// are off (the default, as on AWS's IAM, KMS and STS).
 	authzMessages cipher.AEAD
+
+	clock atomic.Pointer[clockKeys] // this second's time condition keys (principal.go)
+
+	// credentials is lookupCredentials as a sigv4.CredentialSource, made
+	// once rather than as a method value on every request.
+	credentials sigv4.CredentialSource
 }
 
 // maxParsedPolicies bounds the session-policy cache.
@@ -59,7 +67,9 @@ func NewService(dir iam.Directory, verifier *federation.Verifier, keyring *Sessi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[string]*policy.Policy{}}
+	s := &Service{dir: dir, verifier: verifier, keyring: keyring, now: now, log: log, policies: map[string]*policy.Policy{}}
+	s.credentials = sigv4.CredentialSourceFunc(s.lookupCredentials)
+	return s
 }
 
 // AssumeRoleWithWebIdentityInput is the action's parameters.

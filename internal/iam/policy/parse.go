@@ -62,6 +62,20 @@ func ParseResourcePolicy(doc []byte) (*Policy, error) {
 	return p, nil
 }
 
+// ParseRepositoryPolicy parses an ECR repository policy under its quota
+// and checks its rules: as a resource policy's, but Resource may be left
+// out.
+func ParseRepositoryPolicy(doc []byte) (*Policy, error) {
+	p, err := parse(doc, MaxRepositoryPolicySize, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(RepositoryPolicy); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func parse(doc []byte, max int, anySid bool) (*Policy, error) {
 	if len(doc) > 4*MaxDocumentChars { // cheap bound before counting: ≤ 4 bytes per character
 		return nil, &LimitError{Size: utf8.RuneCount(doc), Limit: quota(max)}
@@ -598,6 +612,10 @@ func (p *Policy) Validate(kind Kind) error {
 			}
 			if !hasResource {
 				return malformed("Policy statement must contain resources.") // unconfirmed wording
+			}
+		case RepositoryPolicy:
+			if !hasPrincipal {
+				return malformed("Missing required field Principal") // unconfirmed wording
 			}
 		case IdentityPolicy, SessionPolicy:
 			if hasPrincipal {

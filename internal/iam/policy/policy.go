@@ -40,6 +40,7 @@ const (
 	MaxInlineRolePolicySize = 10240 // aggregate of a role's inline policies
 	MaxSessionPolicySize    = 2048  // inline session policy plaintext (STS Policy parameter)
 	MaxKeyPolicySize        = 32768 // KMS key policy (bytes, AWS's quota)
+	MaxRepositoryPolicySize = 10240 // ECR repository policy (the model's RepositoryPolicyText)
 
 	// MaxDocumentChars is the longest policyDocumentType the IAM and STS service models accept
 	// at all; it bounds the work done on a document whatever quota the caller applies.
@@ -59,6 +60,9 @@ const (
 	// ResourcePolicy is attached to a resource (a KMS key policy): Principal and Resource
 	// required.
 	ResourcePolicy
+	// RepositoryPolicy is an ECR repository policy: Principal required, Resource optional
+	// (a statement without one is about the repository it is attached to).
+	RepositoryPolicy
 )
 
 func (k Kind) String() string {
@@ -71,6 +75,8 @@ func (k Kind) String() string {
 		return "session policy"
 	case ResourcePolicy:
 		return "resource policy"
+	case RepositoryPolicy:
+		return "repository policy"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -84,6 +90,8 @@ func (k Kind) MaxSize() int {
 		return MaxSessionPolicySize
 	case ResourcePolicy:
 		return MaxKeyPolicySize
+	case RepositoryPolicy:
+		return MaxRepositoryPolicySize
 	}
 	return MaxInlineRolePolicySize
 }

@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestEvaluateResource: a key policy's Allow for the account delegates to
 // IAM; one naming the principal (or its role) grants by itself; a Deny
@@ -60,6 +63,36 @@ func TestResourcePolicyRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ParseResourcePolicy([]byte(tc.doc)); err == nil {
 				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TestRepositoryPolicy: an ECR repository policy needs a Principal and may
+// leave Resource out (it is then about its repository); its quota is the
+// model's 10,240.
+func TestRepositoryPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		ok        bool
+	}{
+		{"no Resource", `{"Version":"2012-10-17","Statement":[{"Sid":"pull from CI","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/ci"},"Action":"ecr:BatchGetImage"}]}`, true},
+		{"with Resource", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"*"}]}`, true},
+		{"no Principal", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*"}]}`, false},
+		{"over quota", `{"Version":"2012-10-17","Statement":[{"Sid":"` + strings.Repeat("x", MaxRepositoryPolicySize) + `","Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseRepositoryPolicy([]byte(tc.doc))
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseRepositoryPolicy: %v", err)
+			}
+			if err != nil {
+				return
+			}
+			req := &Request{Principal: Principal{Type: PrincipalAWS, ID: "arn:aws:sts::000000000000:assumed-role/ci/job"}, Action: "ecr:BatchGetImage",
+				Resource: "arn:aws:ecr:us-east-1:000000000000:repository/app"}
+			if got := EvaluateResource(req, p); got != ResourceAllowsPrincipal {
+				t.Fatalf("EvaluateResource: %v", got)
 			}
 		})
 	}

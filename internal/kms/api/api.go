@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
@@ -49,6 +50,11 @@ type Handler struct {
 	region  string
 	cache   *sigv4.KeyCache
 	log     *slog.Logger
+
+	// Made once, never modified: the regions a signature may be scoped
+	// to, and the kms:CallerAccount condition value.
+	regions       []string
+	callerAccount []string
 }
 
 // NewHandler returns the KMS endpoint.
@@ -56,7 +62,8 @@ func NewHandler(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{svc: o.Service, auth: o.Auth, audit: o.Audit, account: o.Account, region: o.Region, cache: o.KeyCache, log: o.Log}
+	return &Handler{svc: o.Service, auth: o.Auth, audit: o.Audit, account: o.Account, region: o.Region, cache: o.KeyCache, log: o.Log,
+		regions: []string{o.Region}, callerAccount: []string{o.Account}}
 }
 
 // statuses is the KMS protocol's table: each error code's HTTP status.
@@ -89,7 +96,19 @@ type call struct {
 	body   []byte
 	ip     string
 	ev     *audit.Event
+
+	// keyContext is the condition-key map keyContext lent the request;
+	// ServeHTTP gives it back once the operation has returned.
+	keyContext map[string][]string
 }
+
+// keyContexts recycles the condition-key maps of key operations. Sized for
+// all of a request's keys (about twenty), such a map was the largest
+// allocation of a KMS Sign past the signature itself. A map is only read
+// while its request authorizes (policy evaluation keeps neither the map nor
+// the request; a denial's trace copies values, which are never pooled), and
+// it is cleared before it is lent again.
+var keyContexts sync.Pool
 
 type operation func(h *Handler, c *call) (any, error)
 
@@ -141,9 +160,12 @@ func readOnly(op string) bool {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
-	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: audit.Value(op, 128), AWSRegion: h.region, SourceIPAddress: httpx.RemoteIP(r),
-		UserAgent: audit.Value(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
+	// Headers by their canonical keys: Header.Get canonicalizes its
+	// argument on every call.
+	op := strings.TrimPrefix(firstValue(r.Header["X-Amz-Target"]), TargetPrefix+".")
+	ip := httpx.RemoteIP(r)
+	ev := &audit.Event{EventSource: audit.SourceKMS, EventName: audit.Value(op, 128), AWSRegion: h.region, SourceIPAddress: ip,
+		UserAgent: audit.Value(firstValue(r.Header["User-Agent"]), 1024), RequestID: requestID, ReadOnly: readOnly(op), RecipientAccountID: h.account,
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if h.audit != nil {
 		// Only an audited request carries its event for domain code to
@@ -169,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.AsError(err))
 		return
 	}
-	caller, aerr := h.auth.Authenticate(r, body, "kms", []string{h.region}, h.cache)
+	caller, aerr := h.auth.Authenticate(r, body, "kms", h.regions, h.cache)
 	if aerr != nil {
 		fail(awsproto.JSONAuthError(aerr))
 		return
@@ -179,13 +201,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(awsproto.NewError(http.StatusBadRequest, "UnknownOperationException", ""))
 		return
 	}
-	resp, err := fn(h, &call{ctx: r.Context(), caller: caller, body: body, ip: httpx.RemoteIP(r), ev: ev})
+	c := &call{ctx: r.Context(), caller: caller, body: body, ip: ip, ev: ev}
+	resp, err := fn(h, c)
+	c.returnKeyContext()
 	if err != nil {
 		fail(toAWS(err))
 		return
 	}
-	out, err := json.Marshal(resp)
-	if err != nil {
+	var out []byte
+	if a, ok := resp.(jsonAppender); ok {
+		out = a.appendJSON(make([]byte, 0, 256))
+	} else if out, err = json.Marshal(resp); err != nil {
 		fail(toAWS(err))
 		return
 	}
@@ -194,6 +220,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	awsproto.WriteJSONResponse(w, requestID, out)
+}
+
+// jsonAppender is a response that writes its own JSON, byte for byte as
+// json.Marshal would (fastjson.go).
+type jsonAppender interface{ appendJSON(dst []byte) []byte }
+
+// firstValue is what http.Header.Get returns for the values of a key.
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
 }
 
 func (h *Handler) record(r *http.Request, ev *audit.Event) bool {
@@ -235,28 +273,60 @@ func (h *Handler) context(c *call, reqCtx map[string][]string) map[string][]stri
 	if c.ip != "" {
 		reqCtx["aws:sourceip"] = []string{c.ip}
 	}
-	reqCtx["kms:calleraccount"] = []string{h.account}
+	reqCtx["kms:calleraccount"] = h.callerAccount
 	return reqCtx
+}
+
+// returnKeyContext gives the map keyContext lent back, emptied: no key of
+// one caller may reach another's request.
+func (c *call) returnKeyContext() {
+	if m := c.keyContext; m != nil {
+		c.keyContext = nil
+		clear(m)
+		keyContexts.Put(m)
+	}
+}
+
+// keyContext lends an operation an empty condition-key map for
+// authorizeKey, from keyContexts or made with room for n keys of its own
+// and all that authorizeKey adds, so that it need not grow. It is the
+// request's until the operation returns.
+func (h *Handler) keyContext(c *call, n int) map[string][]string {
+	const authorizeKeyAdds = 5 // kms:keyspec, kms:keyusage, kms:requestalias, aws:sourceip, kms:calleraccount
+	if c.keyContext != nil {
+		// A second key in one request (ReEncrypt): a map of its own.
+		return make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
+	}
+	if m, ok := keyContexts.Get().(map[string][]string); ok {
+		c.keyContext = m
+	} else {
+		c.keyContext = make(map[string][]string, n+authorizeKeyAdds+h.auth.RequestContextSize(c.caller))
+	}
+	return c.keyContext
 }
 
 // authorizeKey decides action on a key as KMS does: the key policy must
 // allow it — to the caller itself, or to the caller's account, in which
 // case the caller's IAM (identity and session) policies must allow it
-// too — and no explicit deny may apply anywhere.
+// too — and no explicit deny may apply anywhere. reqCtx (nil for none) is
+// the operation's own condition keys, in a map made for this request and
+// keyed lower-case: it is completed into the request's whole context.
 func (h *Handler) authorizeKey(c *call, action string, r *kms.Resolved, reqCtx map[string][]string) error {
 	if reqCtx == nil {
-		reqCtx = make(map[string][]string, 6)
+		reqCtx = h.keyContext(c, 0)
 	}
-	reqCtx["kms:keyspec"] = []string{r.Key.KeySpec}
-	reqCtx["kms:keyusage"] = []string{r.Key.KeyUsage}
+	values := []string{r.Key.KeySpec, r.Key.KeyUsage, r.Alias} // one allocation for the three
+	reqCtx["kms:keyspec"] = values[0:1:1]
+	reqCtx["kms:keyusage"] = values[1:2:2]
 	if r.Alias != "" {
-		reqCtx["kms:requestalias"] = []string{r.Alias}
+		reqCtx["kms:requestalias"] = values[2:3:3]
 	}
 	if r.Policy == nil {
 		return h.denied(c, action, r.Key.ARN, "because no resource-based policy allows the "+action+" action", errors.New("key policy does not parse"))
 	}
-	// One context for both decisions: the key policy's and IAM's.
-	pc := h.auth.RequestContext(c.caller, h.context(c, reqCtx))
+	// One context for both decisions, the key policy's and IAM's, built in
+	// reqCtx itself.
+	pc := h.auth.AddRequestContext(c.caller, h.context(c, reqCtx))
 	principal := h.auth.CallerARN(c.caller)
 	req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: principal}, Action: action, Resource: r.Key.ARN, Context: pc}
 	switch policy.EvaluateResource(req, r.Policy) {
