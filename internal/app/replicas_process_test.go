@@ -29,8 +29,11 @@ type replicaProcess struct {
 // TestReplicaKilledUnderLoad: three replica processes start together on an
 // empty database (they migrate and bootstrap it once between them) behind
 // a load balancer; under load, one is killed with SIGKILL. The only
-// failures are the requests that replica had in flight; every credential
-// a client received is in the audit log, and every chain verifies.
+// failures are requests on that replica's connections while it died (the
+// load balancer cannot know whether it acted on them, so it does not
+// retry them); once it is gone, the others answer everything. Every
+// credential a client received is in the audit log, and every chain
+// verifies.
 func TestReplicaKilledUnderLoad(t *testing.T) {
 	bin := oidcfedBinary(t)
 	storeURL := pgtest.NewSchema(t)
@@ -89,6 +92,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	body := assumeForm(env["OIDCFED_DEPLOY_ROLE_ARN"], "load", tok)
 
 	type outcome struct {
+		start   time.Time
 		status  int
 		replica string
 		key     string // the credentials' access key id, on success
@@ -96,7 +100,6 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var outcomes []outcome
-	var killedAt time.Time
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 8 {
@@ -107,8 +110,8 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 					return
 				default:
 				}
+				o := outcome{start: time.Now()}
 				res, err := client.Post(lb.URL+"/", "application/x-www-form-urlencoded", bytes.NewReader(body))
-				o := outcome{}
 				if err != nil {
 					o.err = err.Error()
 				} else {
@@ -133,13 +136,12 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	victim := reps[2]
+	killedAt := time.Now()
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-victim.exited
-	mu.Lock()
-	killedAt, before := time.Now(), len(outcomes)
-	mu.Unlock()
+	goneAt := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -155,20 +157,19 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 			continue
 		}
 		failed++
-		// Only what the killed replica had in flight may fail, and only
-		// as a connection it dropped.
-		if o.status != http.StatusBadGateway || !strings.Contains(o.err, "replica dropped the request") {
+		// Only the killed replica's connections may fail, and only while
+		// it was dying.
+		if o.status != http.StatusBadGateway || !strings.Contains(o.err, "replica "+victim.base+" dropped the request") {
 			t.Errorf("request %d failed otherwise: status %d %s", i, o.status, o.err)
 		}
-		if i >= before+8 {
-			t.Errorf("request %d failed after the kill had been noticed: %d %s", i, o.status, o.err)
+		// (A pooled connection may still be handed out for the moment it
+		// takes the load balancer to read the reset its process exit sent.)
+		if o.start.After(goneAt.Add(100 * time.Millisecond)) {
+			t.Errorf("request %d, sent %v after the killed replica was gone, failed: %d %s", i, o.start.Sub(goneAt), o.status, o.err)
 		}
 	}
-	t.Logf("%d requests (%d before the kill at %s), %d ok, %d failed; per replica %v",
-		len(outcomes), before, killedAt.Format("15:04:05.000"), ok, failed, perReplica)
-	if failed > 8 {
-		t.Errorf("%d requests failed, more than the 8 the killed replica could have had in flight", failed)
-	}
+	t.Logf("%d requests, %d ok, %d failed on the killed replica's connections (kill to exit: %v); per replica %v",
+		len(outcomes), ok, failed, goneAt.Sub(killedAt), perReplica)
 	if perReplica[victim.base] == 0 || perReplica[reps[0].base] == 0 || perReplica[reps[1].base] == 0 {
 		t.Errorf("the load did not reach every replica: %v", perReplica)
 	}

@@ -103,6 +103,13 @@ func (s *Store) listen(ctx context.Context, ready func(), changed func(store.Top
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1, hashtext($2))", lockClass, s.serversLockName()); err != nil {
 		return false, err
 	}
+	defer func() {
+		// Released at once on the way out (the server is stopping), rather
+		// than when PostgreSQL notices the session is gone.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock_shared($1, hashtext($2))", lockClass, s.serversLockName())
+	}()
 	// From here on every commit is reported; what came before is not.
 	ready()
 	for {
@@ -144,10 +151,18 @@ func (s *Store) LockOutServers(ctx context.Context) (unlock func(), err error) {
 	if err != nil {
 		return nil, s.errorf("connect: %w", err)
 	}
+	// A server killed a moment ago holds the lock until PostgreSQL has
+	// ended its session: try for a second before calling it running.
 	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, s.serversLockName()).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, s.errorf("%w", wrapErr("lock out servers", err))
+	for deadline := time.Now().Add(time.Second); ; {
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, s.serversLockName()).Scan(&ok); err != nil {
+			conn.Release()
+			return nil, s.errorf("%w", wrapErr("lock out servers", err))
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if !ok {
 		conn.Release()

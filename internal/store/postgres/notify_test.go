@@ -212,8 +212,10 @@ func TestLockOutServers(t *testing.T) {
 	if err := server.Ping(t.Context()); err == nil {
 		t.Error("a server is ready while the servers are locked out")
 	}
+	if got := h.take(); len(got) != 0 {
+		t.Errorf("a server locked out reported %q: it listens", got)
+	}
 	unlock()
-	h.take()
 	h.waitFor(t, 10*time.Second, store.Topics...)
 	if err := server.Ping(t.Context()); err != nil {
 		t.Errorf("Ping once the lock is released: %v", err)
