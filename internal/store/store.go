@@ -255,6 +255,9 @@ type Tx interface {
 	LinkECRBlob(ctx context.Context, l *ECRBlobLink) error
 	// GetECRBlobLink returns one link. ErrNotFound if there is none.
 	GetECRBlobLink(ctx context.Context, repository, digest string) (ECRBlobLink, error)
+	// ListECRBlobLinks returns a repository's blob links ordered by
+	// digest (export).
+	ListECRBlobLinks(ctx context.Context, repository string) ([]ECRBlobLink, error)
 	// ECRBlobLinked reports whether any repository links digest.
 	ECRBlobLinked(ctx context.Context, digest string) (bool, error)
 	// PutECRImage inserts an image; an image already stored under the same

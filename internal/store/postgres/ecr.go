@@ -131,6 +131,26 @@ func (t *txn) GetECRBlobLink(ctx context.Context, repository, digest string) (st
 	return l, nil
 }
 
+func (t *txn) ListECRBlobLinks(ctx context.Context, repository string) ([]store.ECRBlobLink, error) {
+	op := "list ECR blob links of " + repository
+	rows, err := t.tx.Query(ctx, "SELECT digest, size, created_at FROM ecr_blob_links WHERE repository = $1 ORDER BY digest", repository)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.ECRBlobLink
+	for rows.Next() {
+		l := store.ECRBlobLink{Repository: repository}
+		var created int64
+		if err := rows.Scan(&l.Digest, &l.Size, &created); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		l.CreatedAt = time.Unix(0, created).UTC()
+		out = append(out, l)
+	}
+	return out, wrapErr(op, rows.Err())
+}
+
 func (t *txn) ECRBlobLinked(ctx context.Context, digest string) (bool, error) {
 	var one int
 	err := t.tx.QueryRow(ctx, "SELECT 1 FROM ecr_blob_links WHERE digest = $1 LIMIT 1", digest).Scan(&one)

@@ -218,6 +218,12 @@ func testECRBlobLinks(t *testing.T, s store.Store) {
 		if ok, err := tx.ECRBlobLinked(ctx, "sha256:l"); !ok || err != nil {
 			t.Errorf("ECRBlobLinked: %v %v", ok, err)
 		}
+		if ls, err := tx.ListECRBlobLinks(ctx, "app"); err != nil || len(ls) != 1 || ls[0].Digest != "sha256:l" || ls[0].Size != 10 || !ls[0].CreatedAt.Equal(t0) {
+			t.Errorf("ListECRBlobLinks(app): %+v %v", ls, err)
+		}
+		if ls, err := tx.ListECRBlobLinks(ctx, "other"); err != nil || len(ls) != 0 {
+			t.Errorf("ListECRBlobLinks(other): %+v %v", ls, err)
+		}
 		return nil
 	})
 	update(t, s, func(tx store.Tx) error { return tx.DeleteECRRepository(ctx, "app") })

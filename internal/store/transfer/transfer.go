@@ -68,11 +68,18 @@ type Counts struct {
 	KMSAliases   int `json:"kms_aliases"`
 	AuditEvents  int `json:"audit_events"`
 	AuditAnchors int `json:"audit_anchors"`
+	// ECR registry metadata (the blobs themselves stay in the data
+	// directory's files).
+	ECRRepositories int `json:"ecr_repositories,omitempty"`
+	ECRBlobLinks    int `json:"ecr_blob_links,omitempty"`
+	ECRImages       int `json:"ecr_images,omitempty"`
+	ECRTags         int `json:"ecr_tags,omitempty"`
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d runners, %d signing keys, %d access keys, %d IAM records, %d KMS keys, %d KMS aliases, %d audit events, %d audit anchors",
-		c.Runners, c.SigningKeys, c.AccessKeys, c.IAMRecords, c.KMSKeys, c.KMSAliases, c.AuditEvents, c.AuditAnchors)
+	return fmt.Sprintf("%d runners, %d signing keys, %d access keys, %d IAM records, %d KMS keys, %d KMS aliases, %d audit events, %d audit anchors, %d ECR repositories, %d ECR blob links, %d ECR images, %d ECR tags",
+		c.Runners, c.SigningKeys, c.AccessKeys, c.IAMRecords, c.KMSKeys, c.KMSAliases, c.AuditEvents, c.AuditAnchors,
+		c.ECRRepositories, c.ECRBlobLinks, c.ECRImages, c.ECRTags)
 }
 
 // Summary is what Export wrote or Import read.
@@ -97,7 +104,42 @@ type line struct {
 	KMSAlias    *kmsAlias    `json:"kms_alias,omitempty"`
 	AuditEvent  *auditEvent  `json:"audit_event,omitempty"`
 	AuditAnchor *auditAnchor `json:"audit_anchor,omitempty"`
+	ECRRepo     *ecrRepo     `json:"ecr_repository,omitempty"`
+	ECRLink     *ecrLink     `json:"ecr_blob_link,omitempty"`
+	ECRImage    *ecrImage    `json:"ecr_image,omitempty"`
+	ECRTag      *ecrTag      `json:"ecr_tag,omitempty"`
 	End         *trailer     `json:"end,omitempty"`
+}
+
+type ecrRepo struct {
+	Name string `json:"name"`
+	Body []byte `json:"body"`
+}
+
+type ecrLink struct {
+	Repository string    `json:"repository"`
+	Digest     string    `json:"digest"`
+	Size       int64     `json:"size"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+type ecrImage struct {
+	Repository   string    `json:"repository"`
+	Digest       string    `json:"digest"`
+	MediaType    string    `json:"media_type"`
+	ArtifactType string    `json:"artifact_type"`
+	Manifest     []byte    `json:"manifest"`
+	Size         int64     `json:"size"`
+	Subject      string    `json:"subject"`
+	Children     []string  `json:"children,omitempty"`
+	PushedAt     time.Time `json:"pushed_at"`
+}
+
+type ecrTag struct {
+	Repository string    `json:"repository"`
+	Tag        string    `json:"tag"`
+	Digest     string    `json:"digest"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 type runner struct {
@@ -258,6 +300,52 @@ func Export(ctx context.Context, st store.Store, w io.Writer, now time.Time) (Su
 				return err
 			}
 		}
+		// Repositories before their links, images before the tags naming them.
+		repos, err := tx.ListECRRepositories(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range repos {
+			c.ECRRepositories++
+			if err := enc.Encode(line{ECRRepo: &ecrRepo{r.Name, r.Body}}); err != nil {
+				return err
+			}
+			links, err := tx.ListECRBlobLinks(ctx, r.Name)
+			if err != nil {
+				return err
+			}
+			for _, l := range links {
+				c.ECRBlobLinks++
+				if err := enc.Encode(line{ECRLink: &ecrLink{l.Repository, l.Digest, l.Size, l.CreatedAt}}); err != nil {
+					return err
+				}
+			}
+			imgs, err := tx.ListECRImages(ctx, r.Name)
+			if err != nil {
+				return err
+			}
+			for _, listed := range imgs {
+				img, err := tx.GetECRImage(ctx, r.Name, listed.Digest) // the listing leaves the manifest out
+				if err != nil {
+					return err
+				}
+				c.ECRImages++
+				if err := enc.Encode(line{ECRImage: &ecrImage{img.Repository, img.Digest, img.MediaType, img.ArtifactType, img.Manifest,
+					img.Size, img.Subject, img.Children, img.PushedAt}}); err != nil {
+					return err
+				}
+			}
+			tags, err := tx.ListECRTags(ctx, r.Name)
+			if err != nil {
+				return err
+			}
+			for _, tg := range tags {
+				c.ECRTags++
+				if err := enc.Encode(line{ECRTag: &ecrTag{tg.Repository, tg.Tag, tg.Digest, tg.UpdatedAt}}); err != nil {
+					return err
+				}
+			}
+		}
 		chains, err := tx.AuditChains(ctx)
 		if err != nil {
 			return err
@@ -363,6 +451,10 @@ func checkEmpty(ctx context.Context, tx store.Tx) error {
 	if err := count("audit chains", len(chains), err); err != nil {
 		return err
 	}
+	repos, err := tx.ListECRRepositories(ctx)
+	if err := count("ECR repositories", len(repos), err); err != nil {
+		return err
+	}
 	if len(have) > 0 {
 		return fmt.Errorf("%w (it has %s): import into a new database, before any server has started on it", ErrNotEmpty, strings.Join(have, ", "))
 	}
@@ -450,6 +542,22 @@ func importFrom(ctx context.Context, tx store.Tx, r io.Reader) (Summary, error) 
 			if len(audit) == auditPage {
 				err = flush()
 			}
+		case l.ECRRepo != nil:
+			c.ECRRepositories++
+			err = tx.CreateECRRepository(ctx, &store.ECRRepository{Name: l.ECRRepo.Name, Body: l.ECRRepo.Body})
+		case l.ECRLink != nil:
+			x := l.ECRLink
+			c.ECRBlobLinks++
+			err = tx.LinkECRBlob(ctx, &store.ECRBlobLink{Repository: x.Repository, Digest: x.Digest, Size: x.Size, CreatedAt: x.CreatedAt})
+		case l.ECRImage != nil:
+			x := l.ECRImage
+			c.ECRImages++
+			err = tx.PutECRImage(ctx, &store.ECRImage{Repository: x.Repository, Digest: x.Digest, MediaType: x.MediaType, ArtifactType: x.ArtifactType,
+				Manifest: x.Manifest, Size: x.Size, Subject: x.Subject, Children: x.Children, PushedAt: x.PushedAt})
+		case l.ECRTag != nil:
+			x := l.ECRTag
+			c.ECRTags++
+			err = tx.TagECRImage(ctx, &store.ECRTag{Repository: x.Repository, Tag: x.Tag, Digest: x.Digest, UpdatedAt: x.UpdatedAt})
 		case l.End != nil:
 			if err := flush(); err != nil {
 				return Summary{}, err

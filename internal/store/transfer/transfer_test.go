@@ -87,6 +87,25 @@ func fill(t *testing.T, s store.Store) {
 		if err := tx.CreateKMSAlias(ctx, &store.KMSAlias{Name: "alias/ci-signing", KeyID: "key-a", CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}); err != nil {
 			return err
 		}
+		// A registry repository with a blob, an image index over one child and a tag.
+		if err := tx.CreateECRRepository(ctx, &store.ECRRepository{Name: "team/app", Body: []byte(`{"createdAt":"2026-11-22T00:00:00Z"}`)}); err != nil {
+			return err
+		}
+		if err := tx.LinkECRBlob(ctx, &store.ECRBlobLink{Repository: "team/app", Digest: "sha256:layer", Size: 42, CreatedAt: t0}); err != nil {
+			return err
+		}
+		for _, img := range []*store.ECRImage{
+			{Repository: "team/app", Digest: "sha256:child", MediaType: "application/vnd.oci.image.manifest.v1+json", Manifest: []byte(`{"m":1}`), Size: 42, PushedAt: t0},
+			{Repository: "team/app", Digest: "sha256:index", MediaType: "application/vnd.oci.image.index.v1+json", Manifest: []byte(`{"i":1}`), Size: 42,
+				Children: []string{"sha256:child"}, PushedAt: t0.Add(time.Second)},
+		} {
+			if err := tx.PutECRImage(ctx, img); err != nil {
+				return err
+			}
+		}
+		if err := tx.TagECRImage(ctx, &store.ECRTag{Repository: "team/app", Tag: "v1", Digest: "sha256:index", UpdatedAt: t0}); err != nil {
+			return err
+		}
 		var audit []store.AuditRecord
 		for _, w := range []string{"replica-a", "replica-b"} {
 			for seq := uint64(1); seq <= 1500; seq++ {
@@ -145,7 +164,8 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			if sum.Runners != 2 || sum.SigningKeys != 3 || sum.AccessKeys != 2 || sum.IAMRecords != 2 || sum.KMSKeys != 2 ||
-				sum.KMSAliases != 1 || sum.AuditEvents != 2982 || sum.AuditAnchors != 2 || len(sum.SealedUnder) != 1 {
+				sum.KMSAliases != 1 || sum.AuditEvents != 2982 || sum.AuditAnchors != 2 || len(sum.SealedUnder) != 1 ||
+				sum.ECRRepositories != 1 || sum.ECRBlobLinks != 1 || sum.ECRImages != 2 || sum.ECRTags != 1 {
 				t.Errorf("summary %+v", sum)
 			}
 			got := export(t, dst)
