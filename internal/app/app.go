@@ -149,18 +149,13 @@ func (o *Options) loadMasterKey() (*keys.MasterKey, error) {
 	// Dev mode creates the key, also where --master-key-file points:
 	// the first of several dev replicas sharing a database and a key file
 	// bootstraps it. A replica that loses the race to create it reads the
-	// winner's, once written (CreateMasterKeyFile writes, syncs, and only
-	// then returns; a reader may meanwhile see it empty).
+	// winner's: CreateMasterKeyFile links the file into place only once it
+	// is written and synced, so no replica ever reads it half-written.
 	mk, err = keys.CreateMasterKeyFile(path)
 	if !errors.Is(err, fs.ErrExist) {
 		return mk, err
 	}
-	for deadline := time.Now().Add(2 * time.Second); ; {
-		if mk, err = keys.LoadMasterKeyFile(path); err == nil || time.Now().After(deadline) {
-			return mk, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return keys.LoadMasterKeyFile(path)
 }
 
 // openSealed is how both a server and an admin session begin: load the

@@ -486,24 +486,11 @@ func (r *Repository) tagImmutable(tag string) bool {
 	return false
 }
 
-// wildcardMatch matches s against pattern, where '*' matches any run of
-// characters (possibly none).
-func wildcardMatch(pattern, s string) bool {
-	star := strings.IndexByte(pattern, '*')
-	if star < 0 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, pattern[:star]) {
-		return false
-	}
-	s, pattern = s[star:], pattern[star+1:]
-	for i := 0; i <= len(s); i++ {
-		if wildcardMatch(pattern, s[i:]) {
-			return true
-		}
-	}
-	return false
-}
+// wildcardMatch matches s against an exclusion filter, where '*' matches
+// any run of characters (filters hold no '?': their pattern is checked).
+// The policy engine's matcher keeps it linear-bounded: a filter such as
+// "a*a*a*…b" must not cost exponential time on a push.
+func wildcardMatch(pattern, s string) bool { return policy.MatchStringLike(pattern, s) }
 
 func mkdir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
 // Facts are what the hints look at besides the report's steps.
@@ -11,6 +13,8 @@ type Facts struct {
 	// Claims are the token's (verified, unverified or hypothetical) claims;
 	// nil when the token could not be decoded.
 	Claims map[string]any
+	// Audiences is the token's aud, as a list.
+	Audiences []string
 	// Provider is the provider the token's iss named, when registered.
 	Provider *Provider
 	// Providers are all the account's OIDC providers (near-miss issuers).
@@ -121,7 +125,7 @@ func audienceHints(r *Report, f Facts, add func(id, msg, fix string)) {
 	if st == nil || st.Status != Fail || f.Provider == nil {
 		return
 	}
-	auds := stringsOf(f.Claims["aud"])
+	auds := f.Audiences
 	for _, a := range auds {
 		for _, c := range f.Provider.ClientIDs {
 			if a != c && strings.TrimRight(a, "/") == strings.TrimRight(c, "/") {
@@ -240,31 +244,8 @@ func parseGitLabSub(sub string) map[string]string {
 	return out
 }
 
-// like matches a StringLike-style pattern (* and ? only), in linear
-// time whatever the pattern (the classic star-backtracking walk).
-func like(pattern, s string) bool {
-	p, i, star, mark := 0, 0, -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
+// like matches a StringLike pattern with the policy engine's matcher.
+func like(pattern, s string) bool { return policy.MatchStringLike(pattern, s) }
 
 func hasWildcard(vals []string) bool { return len(wildcards(vals)) > 0 }
 
@@ -282,24 +263,6 @@ func normalizeURL(u string) string {
 	u = strings.ToLower(strings.TrimRight(u, "/"))
 	u = strings.TrimPrefix(u, "https://")
 	return strings.TrimPrefix(u, "http://")
-}
-
-func stringsOf(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	case []string:
-		return x
-	}
-	return nil
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -236,21 +236,27 @@ func TestCreateMasterKeyFileSyncs(t *testing.T) {
 	if _, err := CreateMasterKeyFile(p); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{p, dir}; !slices.Equal(synced, want) {
-		t.Fatalf("synced %q, want %q (the file, then its directory)", synced, want)
+	// The key is synced under a temporary name in the same directory
+	// (then linked to p, so p never appears half-written), then the
+	// directory.
+	if len(synced) != 2 || filepath.Dir(synced[0]) != dir || !strings.HasPrefix(filepath.Base(synced[0]), ".master-key-") || synced[1] != dir {
+		t.Fatalf("synced %q, want a temporary key file in %s, then the directory", synced, dir)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("the directory holds %d entries, want the key file alone", len(entries))
 	}
 
 	for _, tc := range []struct {
 		name   string
 		failOn string // the path whose sync fails
 	}{
-		{"file sync fails", filepath.Join(dir, "a.key")},
+		{"file sync fails", "temporary"},
 		{"directory sync fails", dir},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := filepath.Join(dir, "a.key")
 			fsync = func(f *os.File) error {
-				if f.Name() == tc.failOn {
+				if f.Name() == tc.failOn || tc.failOn == "temporary" && strings.HasPrefix(filepath.Base(f.Name()), ".master-key-") {
 					return errors.New("injected EIO")
 				}
 				return f.Sync()

@@ -174,19 +174,30 @@ func CreateMasterKeyFile(path string) (*MasterKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The key is written and synced under a temporary name, then linked
+	// to path, which fails if path exists: the file appears whole or not
+	// at all, so replicas starting together never read a half-written key
+	// (the loser of the race gets an error wrapping os.ErrExist).
+	f, err := os.CreateTemp(dir, ".master-key-*")
 	if err != nil {
 		return nil, fmt.Errorf("create master key file: %w", err)
 	}
-	_, werr := f.WriteString(hex.EncodeToString(raw) + "\n")
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	werr := f.Chmod(0o600)
+	if werr == nil {
+		_, werr = f.WriteString(hex.EncodeToString(raw) + "\n")
+	}
 	var serr error
 	if werr == nil {
 		serr = fsync(f)
 	}
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path)
 		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return nil, fmt.Errorf("create master key file: %w", err)
 	}
 	if err := SyncDir(dir); err != nil {
 		_ = os.Remove(path)

@@ -115,7 +115,7 @@ func (s *Service) ExplainWebIdentity(ctx context.Context, in ExplainInput) (*exp
 	default:
 		return nil, ErrNothingToExplain
 	}
-	facts.Claims = claims.Raw
+	facts.Claims, facts.Audiences = claims.Raw, claims.Audience
 	r.Subject = claims.Subject
 
 	// The provider and audience, from the directory (the authority the call

@@ -130,3 +130,12 @@ func arnMatch(pattern, value string) bool {
 	}
 	return true
 }
+
+// MatchStringLike reports whether value matches pattern as IAM's
+// StringLike reads it ('*' any run of characters, '?' one character),
+// with the engine's matcher: its cost is bounded by the lengths
+// whatever the pattern, so callers matching user-supplied wildcards
+// (ECR tag filters, explanations) need no matcher of their own.
+func MatchStringLike(pattern, value string) bool {
+	return globMatch(escapeGlob(pattern), value, false)
+}
