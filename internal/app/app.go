@@ -258,6 +258,9 @@ type Server struct {
 	IAM          iam.Directory
 	sealer       *keys.Sealer
 	Store        store.Store
+	// AuditRecords is where the audit log keeps its records (the journal
+	// in the data directory, or the PostgreSQL store).
+	AuditRecords audit.Backend
 	listener     net.Listener
 	http         *http.Server
 	log          *slog.Logger
@@ -347,7 +350,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return fail(fmt.Errorf("start issuer: %w", err))
 	}
 
-	auditLog, closeAudit, err := startAudit(o, st, log)
+	auditLog, auditRecords, closeAudit, err := startAudit(ctx, o, st, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -357,10 +360,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		recorder = auditLog
 		iss.RecordTo(recorder)
 		if o.AuditRetention > 0 {
-			go pruneAudit(runCtx, st, o.AuditRetention, o.clock(), log)
+			go pruneAudit(runCtx, auditRecords, o.AuditRetention, o.clock(), log)
 		}
 	}
-	handlers, err := newSTS(ctx, o, issuerURL.Scheme+"://"+issuerURL.Host, directory, st, sealer, log, recorder, shared)
+	handlers, err := newSTS(ctx, o, issuerURL.Scheme+"://"+issuerURL.Host, directory, st, sealer, log, recorder, auditRecords, shared)
 	if err != nil {
 		return fail(err)
 	}
@@ -405,7 +408,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s := &Server{URL: base, registryHost: handlers.ecr.service.RegistryHost(), Issuer: iss, IAM: directory, sealer: sealer, Store: st, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
+	s := &Server{URL: base, registryHost: handlers.ecr.service.RegistryHost(), Issuer: iss, IAM: directory, sealer: sealer, Store: st, AuditRecords: auditRecords, listener: ln, http: srv, log: log, cancel: cancel, lock: lock, closeAudit: closeAudit,
 		waitIssuer: func() { iss.Wait(); <-watching }, serveErr: make(chan error, 1)}
 	if o.Dev {
 		if !o.NoDemo {

@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
@@ -14,12 +17,43 @@ import (
 // auditPruneInterval is how often events past the retention are pruned.
 const auditPruneInterval = time.Hour
 
-// startAudit opens the audit log (nil with NoAudit) and returns what
-// closes it: commit what is queued, then close the file sink.
-func startAudit(o Options, st store.Store, log *slog.Logger) (*audit.Log, func(), error) {
+// AuditDirName is the audit journal's directory in the data directory:
+// with the embedded store, audit records live there (audit.Journal), not
+// in the database.
+const AuditDirName = "audit"
+
+// auditBackend is where the server keeps audit records: the journal
+// beside the embedded store, or PostgreSQL's tables, which every replica
+// shares. write opens the journal for writing (the server holds the data
+// directory's lock).
+func auditBackend(o Options, st store.Store, write bool) (audit.Backend, func(), error) {
+	if o.StoreURL != "" {
+		return audit.StoreBackend(st), func() {}, nil
+	}
+	j, err := audit.OpenJournal(filepath.Join(o.DataDir, AuditDirName), audit.JournalOptions{ReadOnly: !write})
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, func() { _ = j.Close() }, nil
+}
+
+// startAudit opens the audit backend and log (nil with NoAudit) and
+// returns what closes them: commit what is queued, then close the file
+// sink and the backend.
+func startAudit(ctx context.Context, o Options, st store.Store, log *slog.Logger) (*audit.Log, audit.Backend, func(), error) {
+	backend, closeBackend, err := auditBackend(o, st, !o.NoAudit)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if o.NoAudit {
 		log.Warn("audit log disabled: calls are answered without being recorded")
-		return nil, func() {}, nil
+		return nil, backend, closeBackend, nil
+	}
+	if j, ok := backend.(*audit.Journal); ok {
+		if err := moveStoreAudit(ctx, st, j, log); err != nil {
+			closeBackend()
+			return nil, nil, nil, err
+		}
 	}
 	var sink audit.Syncer
 	closeSink := func() {}
@@ -30,27 +64,65 @@ func startAudit(o Options, st store.Store, log *slog.Logger) (*audit.Log, func()
 	default:
 		f, err := os.OpenFile(o.AuditFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("audit file: %w", err)
+			closeBackend()
+			return nil, nil, nil, fmt.Errorf("audit file: %w", err)
 		}
 		sink, closeSink = f, func() { _ = f.Close() }
 	}
-	l, err := audit.New(audit.Options{Store: st, JSONL: sink, Now: o.clock(), Log: log})
+	l, err := audit.New(audit.Options{Backend: backend, JSONL: sink, Now: o.clock(), Log: log})
 	if err != nil {
 		closeSink()
-		return nil, nil, err
+		closeBackend()
+		return nil, nil, nil, err
 	}
 	log.Info("audit log open", "writer", l.Writer(), "file", o.AuditFile)
-	return l, func() { l.Close(); closeSink() }, nil
+	return l, backend, func() { l.Close(); closeSink(); closeBackend() }, nil
+}
+
+// moveStoreAudit moves the audit records an earlier version kept in the
+// embedded database into the journal, chains and prune anchors intact,
+// then removes them from the database.
+func moveStoreAudit(ctx context.Context, st store.Store, j *audit.Journal, log *slog.Logger) error {
+	old := audit.StoreBackend(st)
+	chains, err := old.Chains(ctx)
+	if err != nil || len(chains) == 0 {
+		return err
+	}
+	var moved int64
+	for _, c := range chains {
+		if c.Anchor != nil {
+			if err := j.SetAnchor(*c.Anchor); err != nil {
+				return fmt.Errorf("move audit records to the journal: %w", err)
+			}
+		}
+		for from := uint64(0); ; {
+			page, err := old.Chain(ctx, c.Writer, from, 1000)
+			if err != nil {
+				return fmt.Errorf("move audit records to the journal: %w", err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			if err := j.Append(ctx, page); err != nil {
+				return fmt.Errorf("move audit records to the journal: %w", err)
+			}
+			moved += int64(len(page))
+			from = page[len(page)-1].Seq + 1
+		}
+	}
+	// Everything is in the journal: empty the tables (what pruning leaves
+	// behind, anchors, is harmless there).
+	if _, err := old.Prune(ctx, time.Unix(0, math.MaxInt64)); err != nil {
+		return errors.Join(errors.New("audit records copied to the journal but not removed from the database"), err)
+	}
+	log.Info("audit records moved from the database to the journal", "records", moved)
+	return nil
 }
 
 // pruneAudit removes events older than retention, hourly, until ctx ends.
-func pruneAudit(ctx context.Context, st store.Store, retention time.Duration, now func() time.Time, log *slog.Logger) {
+func pruneAudit(ctx context.Context, b audit.Backend, retention time.Duration, now func() time.Time, log *slog.Logger) {
 	prune := func() {
-		var n int64
-		err := st.Update(ctx, func(tx store.Tx) (err error) {
-			n, err = tx.PruneAuditRecords(ctx, now().Add(-retention))
-			return err
-		})
+		n, err := b.Prune(ctx, now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("audit prune failed", "cause", err)
@@ -69,6 +141,22 @@ func pruneAudit(ctx context.Context, st store.Store, retention time.Duration, no
 			prune()
 		}
 	}
+}
+
+// OpenAuditBackend opens the audit records for reading beside a running
+// server (`oidcfed audit`): the journal in the data directory, or the
+// PostgreSQL store. No master key is needed.
+func OpenAuditBackend(ctx context.Context, o Options) (audit.Backend, func(), error) {
+	st, err := OpenAuditStore(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, closeBackend, err := auditBackend(o, st, false)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return b, func() { closeBackend(); st.Close() }, nil
 }
 
 // clock is the configured clock, time.Now by default.

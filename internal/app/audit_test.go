@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,14 +25,11 @@ import (
 	"github.com/oidcfed/oidcfed/internal/store/sqlite"
 )
 
-// auditEvents is every event in st, oldest first, decoded.
-func auditEvents(t *testing.T, st store.Store) []map[string]any {
+// auditEvents is every event in b, oldest first, decoded.
+func auditEvents(t *testing.T, b audit.Backend) []map[string]any {
 	t.Helper()
-	var recs []store.AuditRecord
-	if err := st.View(context.Background(), func(tx store.Tx) (err error) {
-		recs, err = tx.QueryAuditRecords(context.Background(), store.AuditQuery{Oldest: true, Limit: 100000})
-		return err
-	}); err != nil {
+	recs, err := b.Query(context.Background(), store.AuditQuery{Oldest: true, Limit: 100000})
+	if err != nil {
 		t.Fatal(err)
 	}
 	out := make([]map[string]any, 0, len(recs))
@@ -106,7 +104,7 @@ true`, "ROLE="+w.deployRole, "TOK="+tok, "OTHER="+otherTok)
 	}
 	accessKey, secret, sessionToken := lines[0], lines[1], lines[2]
 
-	events := auditEvents(t, s.Store)
+	events := auditEvents(t, s.AuditRecords)
 	var names []string
 	for _, ev := range events {
 		name := path(ev, "eventName").(string)
@@ -156,7 +154,7 @@ true`, "ROLE="+w.deployRole, "TOK="+tok, "OTHER="+otherTok)
 		t.Errorf("the assume event's token hash %v is not the minted token's %v", sha, path(events[0], "oidcfed", "token", "sha256"))
 	}
 
-	reports, err := audit.Verify(context.Background(), s.Store)
+	reports, err := audit.Verify(context.Background(), s.AuditRecords)
 	if err != nil || len(reports) != 1 || !audit.OK(reports) || reports[0].Records != int64(len(events)) {
 		t.Fatalf("verify: %+v, %v", reports, err)
 	}
@@ -337,11 +335,28 @@ func TestAuditSurvivesKill(t *testing.T) {
 		t.Fatalf("only %d credentials received before the kill", len(received))
 	}
 
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, app.StoreFileName))
+	// Read the journal as the killed server left it (as `oidcfed audit`
+	// would beside a server), then as a restart leaves it, once its
+	// unfinished segment is sealed.
+	st, err := audit.OpenJournal(filepath.Join(dir, app.AuditDirName), audit.JournalOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	checkKilledJournal(t, st, received)
+	restarted, err := audit.OpenJournal(filepath.Join(dir, app.AuditDirName), audit.JournalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkKilledJournal(t, st, received)
+}
+
+// checkKilledJournal checks that every credential received has its event
+// in b and that b's chains are whole.
+func checkKilledJournal(t *testing.T, st audit.Backend, received []string) {
+	t.Helper()
 	recorded := map[string]bool{}
 	for _, ev := range auditEvents(t, st) {
 		if key, ok := path(ev, "responseElements", "credentials", "accessKeyId").(string); ok {
@@ -442,5 +457,53 @@ func TestLookupEventsWithAWSCLI(t *testing.T) {
 				t.Fatalf("err %v, stderr %q, want %s", err, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestAuditMovesOutOfTheDatabase: a data directory whose audit records an
+// earlier version kept in the SQLite database has them moved into the
+// journal at start, chain intact, and the tables emptied.
+func TestAuditMovesOutOfTheDatabase(t *testing.T) {
+	hermeticEnv(t)
+	dir := t.TempDir()
+	first := startDev(t, dir, freeAddr(t), nil)
+	first.stop(t)
+	if err := os.RemoveAll(filepath.Join(dir, app.AuditDirName)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, app.StoreFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := audit.New(audit.Options{Store: st, Writer: "old-version"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		ev := &audit.Event{EventSource: audit.SourceSTS, EventName: "GetCallerIdentity", ReadOnly: true,
+			UserIdentity: audit.UserIdentity{Type: "Root"}, RequestID: fmt.Sprint(i)}
+		if err := old.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	st.Close()
+
+	s := startDev(t, dir, freeAddr(t), nil)
+	reports, err := audit.Verify(context.Background(), s.AuditRecords)
+	if err != nil || !audit.OK(reports) {
+		t.Fatalf("verify after the move: %+v, %v", reports, err)
+	}
+	var moved *audit.ChainReport
+	for i := range reports {
+		if reports[i].Writer == "old-version" {
+			moved = &reports[i]
+		}
+	}
+	if moved == nil || moved.Records != 5 {
+		t.Fatalf("the old chain in the journal: %+v", reports)
+	}
+	if left, err := audit.StoreBackend(s.Store).Query(context.Background(), store.AuditQuery{}); err != nil || len(left) != 0 {
+		t.Errorf("records left in the database: %d, %v", len(left), err)
 	}
 }

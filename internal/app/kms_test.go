@@ -105,7 +105,7 @@ aws kms get-public-key --key-id alias/ci-signing --query PublicKey --output text
 	}
 	// The audit trail has the signature and the refusal, never the message.
 	var sign, refused map[string]any
-	for _, ev := range auditEvents(t, w.Store) {
+	for _, ev := range auditEvents(t, w.AuditRecords) {
 		if path(ev, "eventName") == "Sign" {
 			if path(ev, "errorCode") == nil {
 				sign = ev

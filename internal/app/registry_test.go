@@ -163,7 +163,7 @@ aws iam create-access-key --user-name puller --query 'AccessKey.[AccessKeyId,Sec
 
 	// Every registry request is in the audit trail as its ECR action.
 	seen := map[string]bool{}
-	for _, ev := range auditEvents(t, w.Store) {
+	for _, ev := range auditEvents(t, w.AuditRecords) {
 		if path(ev, "requestParameters", "mountFrom") == "mygroup/app" {
 			seen["mount"] = true
 		}

@@ -180,7 +180,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	defer st.Close()
 	recorded := map[string]bool{}
-	for _, ev := range auditEvents(t, st) {
+	for _, ev := range auditEvents(t, audit.StoreBackend(st)) {
 		if key, ok := path(ev, "responseElements", "credentials", "accessKeyId").(string); ok {
 			recorded[key] = true
 		}
@@ -194,7 +194,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d credentials received have no audit event", missing, len(received))
 	}
-	reports, err := audit.Verify(context.Background(), st)
+	reports, err := audit.Verify(context.Background(), audit.StoreBackend(st))
 	if err != nil || !audit.OK(reports) || len(reports) != 3 {
 		t.Errorf("chains after the kill: %+v, %v; want 3 whole chains", reports, err)
 	}

@@ -43,7 +43,7 @@ type awsHandlers struct {
 // newSTS builds the AWS-compatible services. With shared, the store
 // reports other processes' changes (store.Notifier) and access keys are
 // cached; the caller must then refresh the returned caches on every change.
-func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder, shared bool) (*awsHandlers, error) {
+func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Static, st store.Store, sealer *keys.Sealer, log *slog.Logger, rec audit.Recorder, records audit.Backend, shared bool) (*awsHandlers, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -142,7 +142,7 @@ func newSTS(ctx context.Context, o Options, issuerOrigin string, static *iam.Sta
 		ecr:        ecrs,
 		sts:        sts.NewHandler(svc, sts.HandlerOptions{Region: dir.Region(), KeyCache: cache, Log: log, Audit: rec}),
 		iam:        iamHandler,
-		cloudTrail: cloudtrail.NewHandler(svc, st, rec, dir.Account(), dir.Region(), cache, log),
+		cloudTrail: cloudtrail.NewHandler(svc, records, rec, dir.Account(), dir.Region(), cache, log),
 		kms: kmsapi.NewHandler(kmsapi.Options{Service: keyService, Auth: svc, Audit: rec, Account: dir.Account(), Region: dir.Region(),
 			KeyCache: cache, Log: log}),
 		kmsService: keyService,

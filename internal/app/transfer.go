@@ -20,14 +20,25 @@ func Export(ctx context.Context, o Options, path string, w io.Writer, now func()
 		return transfer.Summary{}, err
 	}
 	defer st.Close()
+	// The embedded store's audit records are in its journal; PostgreSQL's
+	// are read in the export's snapshot.
+	var records transfer.AuditSource
+	if o.StoreURL == "" {
+		j, closeJournal, err := auditBackend(o, st, false)
+		if err != nil {
+			return transfer.Summary{}, err
+		}
+		defer closeJournal()
+		records = j
+	}
 	if path == "-" {
-		return transfer.Export(ctx, st, w, now())
+		return transfer.Export(ctx, st, records, w, now())
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return transfer.Summary{}, fmt.Errorf("export file: %w", err)
 	}
-	sum, err := transfer.Export(ctx, st, f, now())
+	sum, err := transfer.Export(ctx, st, records, f, now())
 	if err == nil {
 		err = f.Sync()
 	}

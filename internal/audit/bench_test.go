@@ -5,22 +5,31 @@ import (
 	"testing"
 
 	"github.com/oidcfed/oidcfed/internal/audit"
-	"github.com/oidcfed/oidcfed/internal/store"
 	"github.com/oidcfed/oidcfed/internal/store/postgres"
 	"github.com/oidcfed/oidcfed/internal/store/postgres/pgtest"
 )
 
 // BenchmarkRecord measures durable records through group commit: 8
-// goroutines per CPU recording at once, as connections of load do, on the
-// embedded store with FULL sync and on PostgreSQL (synchronous commit, the
-// server scripts/postgres starts; skipped without one).
+// goroutines per CPU recording at once, as connections of load do, in the
+// journal (what the embedded store's server uses), in the embedded
+// store's own tables with FULL sync (what it used before the journal),
+// and on PostgreSQL (synchronous commit, the server scripts/postgres
+// starts; skipped without one).
 //
 //	go test -run '^$' -bench Record ./internal/audit/
 //	scripts/postgres run go test -run '^$' -bench Record ./internal/audit/
 func BenchmarkRecord(b *testing.B) {
+	b.Run("journal", func(b *testing.B) {
+		j, err := audit.OpenJournal(b.TempDir(), audit.JournalOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = j.Close() })
+		benchRecord(b, audit.Options{Backend: j, Writer: "bench"})
+	})
 	b.Run("sqlite", func(b *testing.B) {
 		st, _ := openStore(b)
-		benchRecord(b, st)
+		benchRecord(b, audit.Options{Store: st, Writer: "bench"})
 	})
 	b.Run("postgres", func(b *testing.B) {
 		st, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewSchema(b)})
@@ -28,12 +37,12 @@ func BenchmarkRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { st.Close() })
-		benchRecord(b, st)
+		benchRecord(b, audit.Options{Store: st, Writer: "bench"})
 	})
 }
 
-func benchRecord(b *testing.B, st store.Store) {
-	l := newLog(b, audit.Options{Store: st, Writer: "bench"})
+func benchRecord(b *testing.B, opts audit.Options) {
+	l := newLog(b, opts)
 	ev := event(1)
 	ev.RequestParameters = map[string]any{"roleArn": "arn:aws:iam::000000000000:role/deploy", "roleSessionName": "pipeline-4242"}
 	ev.ResponseElements = map[string]any{"credentials": map[string]string{"accessKeyId": "ASIAQWERTYUIOPASDFGH", "expiration": "Nov 22, 2026, 2:02:03 AM"}}

@@ -2,8 +2,9 @@
 // event, durably and in hash chains, and reads them back.
 //
 // Handlers build an Event for each request and pass it to Log.Record
-// before they answer: Record returns once the event is committed to the
-// store (and the optional JSON Lines sink), or with an error, in which
+// before they answer: Record returns once the event is committed to its
+// Backend — the journal beside the embedded store, or PostgreSQL — (and
+// the optional JSON Lines sink), or with an error, in which
 // case the handler answers with a 5xx and issues nothing. Concurrent
 // records share one commit (group commit). Each record carries the
 // SHA-256 of the one before it from the same writer, so a removed,
@@ -69,8 +70,6 @@ type Event struct {
 	// Subject is the web identity (token sub) behind the call, for
 	// lookups; "" when none.
 	Subject string `json:"-"`
-
-	begun bool // Log.Begin counted it in flight
 }
 
 // UserIdentity is CloudTrail's userIdentity element.
@@ -210,11 +209,6 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 // Recorder is what handlers record their events with (a *Log; nil in a
 // handler's options means the server runs without an audit log).
 type Recorder interface {
-	// Begin tells the recorder a request has started whose event will
-	// follow (it may then wait a moment for it before committing).
-	Begin(ev *Event)
-	// Done ends a Begin that no Record followed (deferred by handlers).
-	Done(ev *Event)
 	Record(ctx context.Context, ev *Event) error
 }
 

@@ -91,7 +91,7 @@ func TestRecordChainsAndVerifies(t *testing.T) {
 	l := newLog(t, audit.Options{Store: st, JSONL: fileSink(t, jsonl), Writer: "w1"})
 	recordConcurrently(t, l, 200)
 
-	reports, err := audit.Verify(context.Background(), st)
+	reports, err := audit.Verify(context.Background(), audit.StoreBackend(st))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestVerifyNamesTheFirstBreak(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			reports, err := audit.Verify(context.Background(), st)
+			reports, err := audit.Verify(context.Background(), audit.StoreBackend(st))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestPruneKeepsTheRestVerifiable(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	reports, err := audit.Verify(context.Background(), st)
+	reports, err := audit.Verify(context.Background(), audit.StoreBackend(st))
 	if err != nil || !audit.OK(reports) || reports[0].First != 5 || reports[0].Records != 6 {
 		t.Fatalf("after prune: %+v, %v", reports, err)
 	}
@@ -216,7 +216,7 @@ func TestPruneKeepsTheRestVerifiable(t *testing.T) {
 	if _, err := db.Exec(`DELETE FROM audit_events WHERE seq = 5`); err != nil {
 		t.Fatal(err)
 	}
-	reports, _ = audit.Verify(context.Background(), st)
+	reports, _ = audit.Verify(context.Background(), audit.StoreBackend(st))
 	if audit.OK(reports) || reports[0].BreakSeq != 6 {
 		t.Fatalf("deleting the first kept record: %+v", reports)
 	}
@@ -305,7 +305,7 @@ func TestCommitReportedFailedButCommitted(t *testing.T) {
 			t.Fatalf("record %d after the lost acknowledgement: %v", i, err)
 		}
 	}
-	reports, err := audit.Verify(context.Background(), st)
+	reports, err := audit.Verify(context.Background(), audit.StoreBackend(st))
 	if err != nil || !audit.OK(reports) || len(reports) != 1 || reports[0].Records != 5 {
 		t.Fatalf("chains: %+v, %v; want one whole chain of 5 (the unacknowledged record included)", reports, err)
 	}

@@ -93,14 +93,11 @@ func (c *checker) add(seq uint64, body []byte) bool {
 	return true
 }
 
-// Verify checks every chain in the store, from its first record (or its
-// prune anchor) to its last.
-func Verify(ctx context.Context, st store.Store) ([]ChainReport, error) {
-	var chains []store.AuditChainInfo
-	if err := st.View(ctx, func(tx store.Tx) (err error) {
-		chains, err = tx.AuditChains(ctx)
-		return err
-	}); err != nil {
+// Verify checks every chain the backend keeps, from its first record (or
+// its prune anchor) to its last.
+func Verify(ctx context.Context, b Backend) ([]ChainReport, error) {
+	chains, err := b.Chains(ctx)
+	if err != nil {
 		return nil, err
 	}
 	const page = 1000
@@ -109,11 +106,8 @@ func Verify(ctx context.Context, st store.Store) ([]ChainReport, error) {
 		c := newChecker(info.Writer, info.Anchor)
 		from := uint64(0)
 		for {
-			var records []store.AuditRecord
-			if err := st.View(ctx, func(tx store.Tx) (err error) {
-				records, err = tx.AuditChain(ctx, info.Writer, from, page)
-				return err
-			}); err != nil {
+			records, err := b.Chain(ctx, info.Writer, from, page)
+			if err != nil {
 				return nil, err
 			}
 			for _, r := range records {

@@ -34,8 +34,9 @@ func newAuditCmd() *cobra.Command {
 		Long: `Show audit events (every call the server answered), oldest first: the last
 --limit that match, then with --follow each new one as it is recorded.
 --format json prints each event as its CloudTrail record, one per line.
-This reads the store directly (the dev server's ./.oidcfed by default), while
-the server runs; it needs no master key.`,
+This reads the audit records directly (the journal in the dev server's
+./.oidcfed by default, or PostgreSQL), while the server runs; it needs no
+master key.`,
 		Example: `  oidcfed audit --since 1h --event AssumeRoleWithWebIdentity
   oidcfed audit --denied --sub 'project_path:mygroup/myproject:ref_type:branch:ref:main'
   oidcfed audit --follow --format json | jq .oidcfed.job`,
@@ -59,12 +60,12 @@ the server runs; it needs no master key.`,
 			if err != nil {
 				return err
 			}
-			st, err := app.OpenAuditStore(cmd.Context(), o)
+			records, closeRecords, err := app.OpenAuditBackend(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			return showAudit(cmd.Context(), st, q, format, follow, cmd.OutOrStdout())
+			defer closeRecords()
+			return showAudit(cmd.Context(), records, q, format, follow, cmd.OutOrStdout())
 		},
 	}
 	lf.register(cmd)
@@ -95,12 +96,9 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a duration (90m, 24h) or an RFC 3339 time", s)
 }
 
-func showAudit(ctx context.Context, st store.Store, q store.AuditQuery, format string, follow bool, out io.Writer) error {
-	var page []store.AuditRecord
-	if err := st.View(ctx, func(tx store.Tx) (err error) {
-		page, err = tx.QueryAuditRecords(ctx, q) // newest first: the last --limit
-		return err
-	}); err != nil {
+func showAudit(ctx context.Context, records audit.Backend, q store.AuditQuery, format string, follow bool, out io.Writer) error {
+	page, err := records.Query(ctx, q) // newest first: the last --limit
+	if err != nil {
 		return err
 	}
 	slices.Reverse(page)
@@ -126,10 +124,7 @@ func showAudit(ctx context.Context, st store.Store, q store.AuditQuery, format s
 			return nil
 		case <-t.C:
 		}
-		if err := st.View(ctx, func(tx store.Tx) (err error) {
-			page, err = tx.QueryAuditRecords(ctx, q)
-			return err
-		}); err != nil {
+		if page, err = records.Query(ctx, q); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -231,12 +226,12 @@ follows the one before it (its hash), none is missing, changed or moved. With
 				if err != nil {
 					return err
 				}
-				st, err := app.OpenAuditStore(cmd.Context(), o)
+				records, closeRecords, err := app.OpenAuditBackend(cmd.Context(), o)
 				if err != nil {
 					return err
 				}
-				defer st.Close()
-				if reports, err = audit.Verify(cmd.Context(), st); err != nil {
+				defer closeRecords()
+				if reports, err = audit.Verify(cmd.Context(), records); err != nil {
 					return err
 				}
 			}

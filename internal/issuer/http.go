@@ -69,10 +69,6 @@ func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {
 	// cannot be written is not handed out.
 	ev := &audit.Event{EventSource: audit.SourceIssuer, EventName: "MintToken", SourceIPAddress: httpx.RemoteIP(r),
 		UserAgent: auditValue(r.UserAgent()), RequestID: awsproto.NewRequestID(), UserIdentity: audit.UserIdentity{Type: "Unknown"}}
-	if i.audit != nil {
-		i.audit.Begin(ev)
-		defer i.audit.Done(ev)
-	}
 	fail := func(status int, d ErrorDetail) {
 		ev.ErrorCode, ev.ErrorMessage = d.Code, d.Message
 		if !i.record(r, ev) {

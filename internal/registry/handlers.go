@@ -411,8 +411,6 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.o.Audit != nil {
 		r = r.WithContext(audit.WithEvent(r.Context(), ev))
-		h.o.Audit.Begin(ev)
-		defer h.o.Audit.Done(ev)
 	}
 	req := &request{w: w, r: r, ev: ev}
 	if r.Method != http.MethodGet {

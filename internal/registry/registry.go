@@ -239,8 +239,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.o.Audit != nil {
 		r = r.WithContext(audit.WithEvent(r.Context(), ev))
-		h.o.Audit.Begin(ev)
-		defer h.o.Audit.Done(ev)
 	}
 	req := &request{w: w, r: r, rt: rt, ev: ev}
 	if e := h.admit(req, acts); e != nil {

@@ -59,10 +59,6 @@ func (h *ExplainHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ReadOnly: true, UserIdentity: audit.UserIdentity{Type: "Unknown"},
 	}
 	r = r.WithContext(audit.WithEvent(r.Context(), ev))
-	if h.opts.Audit != nil {
-		h.opts.Audit.Begin(ev)
-		defer h.opts.Audit.Done(ev)
-	}
 	body, err := awsproto.ReadBody(r, maxExplainBody)
 	if err != nil {
 		h.fail(w, r, ev, awsproto.AsError(err))

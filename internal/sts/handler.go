@@ -55,10 +55,6 @@ func NewHandler(svc *Service, opts HandlerOptions) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev, r := h.startEvent(r, awsproto.NewRequestID())
-	if h.opts.Audit != nil {
-		h.opts.Audit.Begin(ev)
-		defer h.opts.Audit.Done(ev)
-	}
 	// The body is read once: the Query parser and (for signed actions) the
 	// SigV4 payload hash both need it.
 	body, err := awsproto.ReadBody(r, MaxBody)

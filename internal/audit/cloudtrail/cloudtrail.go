@@ -40,7 +40,7 @@ const (
 // Handler serves the CloudTrail JSON API (LookupEvents).
 type Handler struct {
 	auth    *sts.Service
-	store   store.Store
+	records audit.Backend
 	audit   audit.Recorder
 	account string
 	regions []string
@@ -51,8 +51,8 @@ type Handler struct {
 // NewHandler serves st's audit events to callers auth authenticates and
 // authorizes (cloudtrail:LookupEvents); rec, when not nil, records the
 // lookups themselves, as CloudTrail does.
-func NewHandler(auth *sts.Service, st store.Store, rec audit.Recorder, account, region string, cache *sigv4.KeyCache, log *slog.Logger) *Handler {
-	return &Handler{auth: auth, store: st, audit: rec, account: account, regions: []string{region}, cache: cache, log: log}
+func NewHandler(auth *sts.Service, records audit.Backend, rec audit.Recorder, account, region string, cache *sigv4.KeyCache, log *slog.Logger) *Handler {
+	return &Handler{auth: auth, records: records, audit: rec, account: account, regions: []string{region}, cache: cache, log: log}
 }
 
 // lookupRequest is LookupEventsRequest.
@@ -96,10 +96,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SourceIPAddress: httpx.RemoteIP(r), UserAgent: audit.Value(r.UserAgent(), 1024), RequestID: requestID, ReadOnly: true,
 		RecipientAccountID: h.account, UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	r = r.WithContext(audit.WithEvent(r.Context(), ev))
-	if h.audit != nil {
-		h.audit.Begin(ev)
-		defer h.audit.Done(ev)
-	}
 	fail := func(e *awsproto.Error) {
 		ev.Fail(e.Code, e.Message, errors.Unwrap(e))
 		level := slog.LevelInfo
@@ -145,11 +141,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	var records []store.AuditRecord
-	if err := h.store.View(r.Context(), func(tx store.Tx) (err error) {
-		records, err = tx.QueryAuditRecords(r.Context(), q)
-		return err
-	}); err != nil {
+	records, err := h.records.Query(r.Context(), q)
+	if err != nil {
 		fail(awsproto.InternalFailure().WithCause(err))
 		return
 	}

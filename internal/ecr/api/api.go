@@ -142,8 +142,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if h.audit != nil {
 		r = r.WithContext(audit.WithEvent(r.Context(), ev))
-		h.audit.Begin(ev)
-		defer h.audit.Done(ev)
 	}
 	fail := func(e *awsproto.Error) {
 		ev.Fail(e.Code, e.Message, errors.Unwrap(e))

@@ -182,10 +182,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UserAgent: auditValue(r.UserAgent()), RequestID: requestID, RecipientAccountID: h.m.Account(),
 		UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	r = r.WithContext(audit.WithEvent(r.Context(), ev))
-	if h.audit != nil {
-		h.audit.Begin(ev)
-		defer h.audit.Done(ev)
-	}
 	fail := func(e *awsproto.Error) {
 		level := slog.LevelInfo
 		if e.HTTPStatus >= 500 {

@@ -171,8 +171,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Only an audited request carries its event for domain code to
 		// fill in (who the caller is, a denial's trace).
 		r = r.WithContext(audit.WithEvent(r.Context(), ev))
-		h.audit.Begin(ev)
-		defer h.audit.Done(ev)
 	}
 	fail := func(e *awsproto.Error) {
 		ev.Fail(e.Code, e.Message, errors.Unwrap(e))

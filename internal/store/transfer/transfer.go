@@ -212,9 +212,27 @@ type auditAnchor struct {
 	Hash   string `json:"hash"`
 }
 
-// Export writes every record of st to w, from one snapshot. now stamps the
-// header.
-func Export(ctx context.Context, st store.Store, w io.Writer, now time.Time) (Summary, error) {
+// AuditSource is where Export reads audit records kept outside the
+// store's tables (the embedded store's journal, an audit.Backend).
+type AuditSource interface {
+	Chains(ctx context.Context) ([]store.AuditChainInfo, error)
+	Chain(ctx context.Context, writer string, from uint64, limit int) ([]store.AuditRecord, error)
+}
+
+// txAudit reads audit records from the store's tables, in the export's
+// snapshot.
+type txAudit struct{ tx store.Tx }
+
+func (a txAudit) Chains(ctx context.Context) ([]store.AuditChainInfo, error) {
+	return a.tx.AuditChains(ctx)
+}
+func (a txAudit) Chain(ctx context.Context, writer string, from uint64, limit int) ([]store.AuditRecord, error) {
+	return a.tx.AuditChain(ctx, writer, from, limit)
+}
+
+// Export writes every record of st to w, from one snapshot, with the audit
+// records of auditRecords (nil: the store's own). now stamps the header.
+func Export(ctx context.Context, st store.Store, auditRecords AuditSource, w io.Writer, now time.Time) (Summary, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
@@ -346,7 +364,11 @@ func Export(ctx context.Context, st store.Store, w io.Writer, now time.Time) (Su
 				}
 			}
 		}
-		chains, err := tx.AuditChains(ctx)
+		src := auditRecords
+		if src == nil {
+			src = txAudit{tx}
+		}
+		chains, err := src.Chains(ctx)
 		if err != nil {
 			return err
 		}
@@ -358,7 +380,7 @@ func Export(ctx context.Context, st store.Store, w io.Writer, now time.Time) (Su
 				}
 			}
 			for from := uint64(0); ; {
-				page, err := tx.AuditChain(ctx, ch.Writer, from, auditPage)
+				page, err := src.Chain(ctx, ch.Writer, from, auditPage)
 				if err != nil {
 					return err
 				}

@@ -132,7 +132,7 @@ func fill(t *testing.T, s store.Store) {
 func export(t *testing.T, s store.Store) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if _, err := transfer.Export(context.Background(), s, &b, t0); err != nil {
+	if _, err := transfer.Export(context.Background(), s, nil, &b, t0); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
