@@ -88,6 +88,16 @@ func moveStoreAudit(ctx context.Context, st store.Store, j *audit.Journal, log *
 	if err != nil || len(chains) == 0 {
 		return err
 	}
+	// A move that stopped before emptying the tables (a crash) is resumed
+	// after what the journal already holds.
+	have, err := j.Chains(ctx)
+	if err != nil {
+		return err
+	}
+	inJournal := map[string]uint64{}
+	for _, c := range have {
+		inJournal[c.Writer] = c.Last
+	}
 	var moved int64
 	for _, c := range chains {
 		if c.Anchor != nil {
@@ -95,7 +105,7 @@ func moveStoreAudit(ctx context.Context, st store.Store, j *audit.Journal, log *
 				return fmt.Errorf("move audit records to the journal: %w", err)
 			}
 		}
-		for from := uint64(0); ; {
+		for from := inJournal[c.Writer] + 1; ; {
 			page, err := old.Chain(ctx, c.Writer, from, 1000)
 			if err != nil {
 				return fmt.Errorf("move audit records to the journal: %w", err)

@@ -95,15 +95,18 @@ type Journal struct {
 	off    int64
 	active segmentSummary
 
-	// wlock serializes Append, rotation, Prune and Close; the fields
+	// wlock serializes Append, rotation and Close; the fields
 	// below are the writer's. bg counts spare segments being made.
-	wlock  sync.Mutex
-	bg     sync.WaitGroup
-	f      *os.File
-	broken bool // the last write or sync failed: start a new segment
-	buf    []byte
-	spare  chan *os.File // the next segment, preinitialized in the background
-	closed bool
+	wlock sync.Mutex
+	bg    sync.WaitGroup
+	// pruneMu serializes Prune and SetAnchor (anchors.json), which touch
+	// sealed segments only and so never hold up Append.
+	pruneMu sync.Mutex
+	f       *os.File
+	broken  bool // the last write or sync failed: start a new segment
+	buf     []byte
+	spare   chan *os.File // the next segment, preinitialized in the background
+	closed  bool
 }
 
 // segmentSummary is what a reader needs of a segment to skip it.
@@ -187,6 +190,13 @@ func OpenJournal(dir string, opts JournalOptions) (*Journal, error) {
 	if len(segs) > 0 {
 		next = segs[len(segs)-1] + 1
 	}
+	// Never reuse a number a summary (or anchors.json's prune) has seen.
+	sums, _ := filepath.Glob(filepath.Join(dir, "*.sum"))
+	for _, p := range sums {
+		if k, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(p), ".sum"), 10, 64); err == nil && k >= next {
+			next = k + 1
+		}
+	}
 	f, err := createSegment(dir, next, size, 0)
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
@@ -205,8 +215,12 @@ func (j *Journal) recover() error {
 		return err
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".new") {
-			if err := os.Remove(filepath.Join(j.dir, e.Name())); err != nil {
+		name := e.Name()
+		// A half-made file, or a summary whose segment a prune removed
+		// before it crashed.
+		_, segErr := os.Stat(filepath.Join(j.dir, strings.TrimSuffix(name, ".sum")+".seg"))
+		if strings.HasSuffix(name, ".new") || (strings.HasSuffix(name, ".sum") && errors.Is(segErr, fs.ErrNotExist)) {
+			if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
 				return err
 			}
 		}
@@ -223,11 +237,39 @@ func (j *Journal) recover() error {
 		if err != nil {
 			return err
 		}
+		// What follows the last whole frame must be a torn write (never
+		// acknowledged) and zeros; a whole frame further on means the
+		// segment is damaged in the middle, and cutting it would lose
+		// acknowledged records.
+		if at, err := j.frameAfter(n, sum.Size); err != nil {
+			return err
+		} else if at >= 0 {
+			return fmt.Errorf("segment %d is damaged at byte %d (a whole record follows at %d); not cutting it: move it aside to start", n, sum.Size, at)
+		}
 		if err := j.seal(n, nil, sum); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// frameAfter is the offset of the first whole frame (length in range, CRC
+// matching) after from in segment n, or -1 when there is none.
+func (j *Journal) frameAfter(n uint64, from int64) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(j.dir, segmentName(n)))
+	if err != nil {
+		return -1, err
+	}
+	for off := from + 1; off+frameHeader <= int64(len(b)); off++ {
+		size := int64(binary.BigEndian.Uint32(b[off:]))
+		if size == 0 || size > maxFrame || off+frameHeader+size > int64(len(b)) {
+			continue
+		}
+		if crc32.Checksum(b[off+frameHeader:off+frameHeader+size], crcTable) == binary.BigEndian.Uint32(b[off+4:]) {
+			return off, nil
+		}
+	}
+	return -1, nil
 }
 
 // segments lists the segment numbers in order.
@@ -405,6 +447,20 @@ func (j *Journal) rotate() error {
 			return fmt.Errorf("new audit journal segment: %w", err)
 		}
 	}
+	if j.broken {
+		// A failed write or sync may have left frames past j.off that
+		// were reported failed (their sequence numbers are used again):
+		// cut them off before anything goes to the next segment, or a
+		// restart would recover them.
+		if err := j.f.Truncate(j.off); err != nil {
+			j.spare <- f
+			return fmt.Errorf("cut audit journal segment after a failed write: %w", err)
+		}
+		if err := j.f.Sync(); err != nil {
+			j.spare <- f
+			return fmt.Errorf("cut audit journal segment after a failed write: %w", err)
+		}
+	}
 	j.mu.Lock()
 	old, oldOff, oldSum := j.seg, j.off, j.active.clone()
 	oldF := j.f
@@ -491,8 +547,8 @@ func (j *Journal) Close() error {
 	if j.closed {
 		return nil
 	}
-	j.closed = true
 	j.mu.Lock()
+	j.closed = true
 	sum := j.active.clone()
 	sum.Size = j.off
 	j.mu.Unlock()
@@ -602,7 +658,10 @@ func scanFrames(path string, limit int64, fn func(off int64, payload []byte) err
 	off := int64(0)
 	for limit <= 0 || off+frameHeader <= limit {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			break
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			return off, err
 		}
 		size := int64(binary.BigEndian.Uint32(hdr[:4]))
 		if size == 0 || size > maxFrame || (limit > 0 && off+frameHeader+size > limit) {
@@ -613,7 +672,10 @@ func scanFrames(path string, limit int64, fn func(off int64, payload []byte) err
 		}
 		payload = payload[:size]
 		if _, err := io.ReadFull(r, payload); err != nil {
-			break
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			return off, err
 		}
 		if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
 			break
@@ -838,6 +900,15 @@ func (j *Journal) Chain(ctx context.Context, writer string, from uint64, limit i
 	if err != nil {
 		return nil, err
 	}
+	// Records at or before a prune anchor are being removed (a prune
+	// stopped between writing anchors.json and deleting its segments).
+	anchors, err := j.anchors()
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := anchors[writer]; ok && from <= a.Seq {
+		from = a.Seq + 1
+	}
 	var out []store.AuditRecord
 	for _, s := range segs {
 		if err := ctx.Err(); err != nil {
@@ -903,8 +974,8 @@ func (j *Journal) SetAnchor(a store.AuditAnchor) error {
 	if j.readOnly {
 		return ErrJournalReadOnly
 	}
-	j.wlock.Lock()
-	defer j.wlock.Unlock()
+	j.pruneMu.Lock()
+	defer j.pruneMu.Unlock()
 	anchors, err := j.anchors()
 	if err != nil {
 		return err
@@ -924,8 +995,8 @@ func (j *Journal) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if j.readOnly {
 		return 0, ErrJournalReadOnly
 	}
-	j.wlock.Lock()
-	defer j.wlock.Unlock()
+	j.pruneMu.Lock()
+	defer j.pruneMu.Unlock()
 	segs, err := j.view()
 	if err != nil {
 		return 0, err
@@ -933,8 +1004,11 @@ func (j *Journal) Prune(ctx context.Context, before time.Time) (int64, error) {
 	cut := before.UnixNano()
 	var doomed []segmentView
 	for _, s := range segs {
-		if s.limit != 0 || s.sum.MaxTime >= cut {
-			break // the active segment, or one with a record to keep
+		j.mu.Lock()
+		_, sealed := j.sealed[s.n]
+		j.mu.Unlock()
+		if !sealed || s.sum.MaxTime >= cut {
+			break // the active segment, one being sealed, or one with a record to keep
 		}
 		doomed = append(doomed, s)
 	}

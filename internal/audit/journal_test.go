@@ -360,3 +360,41 @@ func TestGroupCommitLeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestJournalDamagedMiddleIsNotCut: a bad frame with whole records after
+// it is damage, not a torn write: the writer refuses to start rather than
+// cut acknowledged records off.
+func TestJournalDamagedMiddleIsNotCut(t *testing.T) {
+	dir := t.TempDir()
+	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.New(audit.Options{Backend: j, Writer: "w1", Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := l.Record(context.Background(), event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No Close (a crash); flip a byte inside record 3's body.
+	seg := filepath.Join(dir, "0000000000000001.seg")
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), `"req-3"`)
+	b[i+1] = 'X'
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments}); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("open over a damaged segment: %v", err)
+	}
+	after, _ := os.ReadFile(seg)
+	if len(after) != len(b) {
+		t.Fatalf("the damaged segment was cut from %d to %d bytes", len(b), len(after))
+	}
+}

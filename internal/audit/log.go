@@ -380,7 +380,7 @@ func withChain(body []byte, writer string, seq uint64, prev string) []byte {
 		out = append(out, ',')
 	}
 	out = append(out, `"chain":{"writer":`...)
-	out = strconv.AppendQuote(out, writer)
+	out = appendString(out, writer)
 	out = append(out, `,"seq":`...)
 	out = strconv.AppendUint(out, seq, 10)
 	out = append(out, `,"prev":"`...)
