@@ -110,9 +110,11 @@ func BenchmarkMarshalEvent(b *testing.B) {
 	b.Run("appendEvent", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := marshal(ev); err != nil {
+			body, err := marshal(ev)
+			if err != nil {
 				b.Fatal(err)
 			}
+			releaseBody(body)
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {
