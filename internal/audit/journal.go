@@ -105,7 +105,8 @@ type Journal struct {
 	f       *os.File
 	broken  bool // the last write or sync failed: start a new segment
 	buf     []byte
-	spare   chan *os.File // the next segment, preinitialized in the background
+	spare   chan *os.File     // the next segment, preinitialized in the background
+	last    map[string]uint64 // each writer's last sequence number
 	closed  bool
 }
 
@@ -202,9 +203,27 @@ func OpenJournal(dir string, opts JournalOptions) (*Journal, error) {
 		return nil, fmt.Errorf("audit journal: %w", err)
 	}
 	j.f, j.seg = f, next
+	// Each writer's last sequence number, so Append refuses a record it
+	// already holds, as the store's unique (writer, seq) does.
+	j.last = map[string]uint64{}
+	chains, err := j.Chains(context.Background())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit journal: %w", err)
+	}
+	for _, c := range chains {
+		j.last[c.Writer] = max(c.Last, anchorSeq(c.Anchor))
+	}
 	j.spare = make(chan *os.File, 1)
 	j.prepare(next + 1)
 	return j, nil
+}
+
+func anchorSeq(a *store.AuditAnchor) uint64 {
+	if a == nil {
+		return 0
+	}
+	return a.Seq
 }
 
 // recover seals every segment an earlier writer left unsealed, removes
@@ -374,6 +393,18 @@ func (j *Journal) Append(_ context.Context, records []store.AuditRecord) error {
 	if j.closed {
 		return ErrClosed
 	}
+	next := map[string]uint64{}
+	for i := range records {
+		r := &records[i]
+		last, ok := next[r.Writer]
+		if !ok {
+			last = j.last[r.Writer]
+		}
+		if r.Seq <= last {
+			return fmt.Errorf("audit journal: %s #%d: %w", r.Writer, r.Seq, store.ErrAlreadyExists)
+		}
+		next[r.Writer] = r.Seq
+	}
 	j.buf = j.buf[:0]
 	var sum segmentSummary
 	for i := range records {
@@ -410,6 +441,9 @@ func (j *Journal) Append(_ context.Context, records []store.AuditRecord) error {
 	j.off += int64(len(j.buf))
 	j.active.merge(&sum)
 	j.mu.Unlock()
+	for w, seq := range next {
+		j.last[w] = seq
+	}
 	return nil
 }
 

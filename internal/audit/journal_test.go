@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -396,5 +397,40 @@ func TestJournalDamagedMiddleIsNotCut(t *testing.T) {
 	after, _ := os.ReadFile(seg)
 	if len(after) != len(b) {
 		t.Fatalf("the damaged segment was cut from %d to %d bytes", len(b), len(after))
+	}
+}
+
+// TestJournalRefusesADuplicate: a (writer, seq) the journal holds is
+// refused with store.ErrAlreadyExists, as the store's tables refuse it,
+// before a restart and after; nothing of the batch is written.
+func TestJournalRefusesADuplicate(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	rec := func(seq uint64) store.AuditRecord {
+		return store.AuditRecord{Writer: "w1", Seq: seq, Time: t0, EventName: "E", Body: []byte(`{"n":1}`)}
+	}
+	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, []store.AuditRecord{rec(1), rec(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, []store.AuditRecord{rec(3), rec(2)}); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("a batch repeating #2: %v", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2 := openJournal(t, dir)
+	if err := j2.Append(ctx, []store.AuditRecord{rec(2)}); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("#2 again after a restart: %v", err)
+	}
+	if err := j2.Append(ctx, []store.AuditRecord{rec(3)}); err != nil {
+		t.Fatal(err)
+	}
+	chains, err := j2.Chains(ctx)
+	if err != nil || len(chains) != 1 || chains[0].Count != 3 || chains[0].Last != 3 {
+		t.Fatalf("chains: %+v, %v", chains, err)
 	}
 }
