@@ -158,7 +158,9 @@ oidcfed dev server on %s (issuer %s)
 
 In another shell:
   source %s
-  oidcfed token --aud https://gitlab.example.com --project-path mygroup/myproject --ref main
+  TOKEN=$(oidcfed token --aud "$OIDCFED_ISSUER" --project-path mygroup/myproject --ref main)
+  aws sts assume-role-with-web-identity --role-arn "$OIDCFED_DEPLOY_ROLE_ARN" \
+      --role-session-name dev --web-identity-token "$TOKEN"
 
 Discovery: %s/.well-known/openid-configuration
 JWKS:      %s/oauth/discovery/keys

@@ -70,7 +70,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 AWS-compatible temporary credentials, all from one binary.
 
 Start a dev server:   oidcfed serve --dev
-Mint a token:         source .oidcfed/dev.env && oidcfed token --aud https://gitlab.example.com --project-path mygroup/myproject --ref main`,
+Mint a token:         source .oidcfed/dev.env && oidcfed token --aud "$OIDCFED_ISSUER" --project-path mygroup/myproject --ref main`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

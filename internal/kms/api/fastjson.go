@@ -2,7 +2,8 @@ package api
 
 import (
 	"encoding/base64"
-	"encoding/json"
+
+	"github.com/oidcfed/oidcfed/internal/awsproto"
 )
 
 // The Sign request and response are the KMS calls a signing pipeline makes
@@ -168,17 +169,6 @@ func (r signResponse) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s quoted as json.Marshal quotes it: printable
-// ASCII other than the characters it escapes is copied; anything else is
-// left to encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !plainStringByte[c] || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
+// appendJSONString appends s quoted as json.Marshal quotes it (HTML
+// characters escaped).
+func appendJSONString(b []byte, s string) []byte { return awsproto.AppendJSONString(b, s, true) }
