@@ -239,7 +239,7 @@ func (j *Journal) recover() error {
 		// before it crashed.
 		_, segErr := os.Stat(filepath.Join(j.dir, strings.TrimSuffix(name, ".sum")+".seg"))
 		if strings.HasSuffix(name, ".new") || (strings.HasSuffix(name, ".sum") && errors.Is(segErr, fs.ErrNotExist)) {
-			if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
+			if err := os.Remove(filepath.Join(j.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}

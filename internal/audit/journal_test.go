@@ -139,6 +139,7 @@ func TestJournalTornTail(t *testing.T) {
 	}
 	recordMany(t, l, 0, 100, nil)
 	// No Close: as after kill -9. Tear the last frame and leave junk after it.
+	audit.Crash(j)
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	slices.Sort(segs)
 	active := segs[0] // 100 records fill no segment; any other is the spare
@@ -381,6 +382,7 @@ func TestJournalDamagedMiddleIsNotCut(t *testing.T) {
 		}
 	}
 	// No Close (a crash); flip a byte inside record 3's body.
+	audit.Crash(j)
 	seg := filepath.Join(dir, "0000000000000001.seg")
 	b, err := os.ReadFile(seg)
 	if err != nil {

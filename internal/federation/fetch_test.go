@@ -43,11 +43,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // Misbehaving JWKS handlers.
+
+// slowHandler never answers: when its request ends it aborts the
+// connection instead of returning, which would send an empty 200 that a
+// client still reading could take for a (malformed) JWKS. CI saw that
+// once: InvalidIdentityToken "JSON value is not an object" instead of the
+// timeout's IDPCommunicationError.
 func slowHandler(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-r.Context().Done():
 	case <-time.After(10 * time.Second):
 	}
+	panic(http.ErrAbortHandler)
 }
 
 func hugeHandler(w http.ResponseWriter, r *http.Request) {
