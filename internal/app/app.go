@@ -59,6 +59,10 @@ type Options struct {
 	// live heap (see tuneMemory); serve sets it when the operator sets
 	// neither GOGC nor GOMEMLIMIT.
 	TuneMemory bool
+	// SpareProcForSync adds one to GOMAXPROCS while the audit journal is
+	// on (see spareProcForSync); serve sets it when the operator does not
+	// set GOMAXPROCS.
+	SpareProcForSync bool
 	// NoDemo, with Dev, leaves out the demo OIDC provider and roles: IAM
 	// starts empty, to be set up through the IAM API.
 	NoDemo bool
@@ -523,6 +527,9 @@ func Run(ctx context.Context, o Options) error {
 		tuneCtx, stop := context.WithCancel(ctx)
 		defer stop()
 		go tuneMemory(tuneCtx)
+	}
+	if _, journal := s.AuditRecords.(*audit.Journal); journal && o.SpareProcForSync {
+		defer spareProcForSync()()
 	}
 	return s.serveUntil(ctx)
 }

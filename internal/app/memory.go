@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -46,4 +47,20 @@ func tuneMemory(ctx context.Context) {
 			set()
 		}
 	}
+}
+
+// spareProcForSync raises GOMAXPROCS by one and returns what restores it.
+// The audit journal's commit blocks its thread in fdatasync for 0.2-0.5
+// ms, nearly back to back under load, and a goroutine in a system call
+// keeps its P until the runtime's monitor takes it back (after 20 µs to
+// 10 ms, depending on how idle it has been), so with GOMAXPROCS equal to
+// the CPUs one CPU's worth of requests waits behind the sync, and the
+// commit's goroutine then waits for a P again when its sync returns. With
+// one P to spare, measured with 16 connections on 2 CPUs in 4 paired
+// rounds: audited 6,720 → 8,070 req/s, while the unaudited server (no
+// sync to wait for) is no faster with the extra P (13,690 → 13,080).
+func spareProcForSync() (restore func()) {
+	n := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n + 1)
+	return func() { runtime.GOMAXPROCS(n) }
 }

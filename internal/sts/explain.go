@@ -158,7 +158,7 @@ func (s *Service) ExplainWebIdentity(ctx context.Context, in ExplainInput) (*exp
 		}
 	}
 	callIn := &AssumeRoleWithWebIdentityInput{RoleARN: in.RoleARN, RoleSessionName: in.RoleSessionName, SourceIP: in.SourceIP, DurationSeconds: in.DurationSeconds}
-	ti, terr := webIdentityTrustInput(provider, audience, &claims, callIn, s.dir.Region(), now)
+	ti, terr := webIdentityTrustInput(provider, audience, &claims, callIn, s.dir.Region(), now, nil)
 	if terr != nil {
 		r.Steps = append(r.Steps, explain.Step{Name: explain.StepTrust, Status: explain.Fail, Summary: terr.Message})
 		deny(terr)

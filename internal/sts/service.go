@@ -256,7 +256,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, errNotAuthorizedWebIdentity().WithCause(fmt.Errorf("role %s trust policy: %w", role.ARN, err))
 	}
 	now := s.now()
-	ti, terr := webIdentityTrustInput(provider, verified.Audience, &verified.Claims, in, s.dir.Region(), now)
+	ti, terr := webIdentityTrustInput(provider, verified.Audience, &verified.Claims, in, s.dir.Region(), now, trust)
 	if terr != nil {
 		return nil, terr
 	}
@@ -333,7 +333,10 @@ type trustInput struct {
 	sourceIdentity string
 }
 
-func webIdentityTrustInput(provider *iam.OIDCProvider, audience string, claims *federation.Claims, in *AssumeRoleWithWebIdentityInput, region string, now time.Time) (trustInput, *awsproto.Error) {
+// webIdentityTrustInput is what the trust policy sees of a verified
+// token. With trust, only the claims trust can test become condition keys
+// (claim_condition_keys: all); without, every claim does (explain).
+func webIdentityTrustInput(provider *iam.OIDCProvider, audience string, claims *federation.Claims, in *AssumeRoleWithWebIdentityInput, region string, now time.Time, trust *policy.Policy) (trustInput, *awsproto.Error) {
 	var ti trustInput
 	if raw, present := claims.Raw[claimSourceIdentity]; present {
 		// Same rules as AssumeRole's SourceIdentity parameter; a claim that
@@ -359,7 +362,7 @@ func webIdentityTrustInput(provider *iam.OIDCProvider, audience string, claims *
 		SourceIdentity:  ti.sourceIdentity,
 	}
 	if provider.AllClaimConditionKeys {
-		ti.wi.Claims = claimConditionValues(claims.Raw)
+		ti.wi.Claims = claimConditionValues(claims.Raw, ti.wi.ProviderKey+":", trust)
 	}
 	ti.actions = []string{"sts:AssumeRoleWithWebIdentity"}
 	if raw, ok := claims.Raw[claimTags]; ok {
@@ -442,12 +445,18 @@ func packedPolicySize(policy string, arns []string) int {
 
 // claimConditionValues renders every string, number and boolean claim
 // (and lists of them) as condition-key values, for providers that opted in
-// to claim_condition_keys: all.
-func claimConditionValues(raw map[string]any) map[string][]string {
-	out := make(map[string][]string, len(raw))
+// to claim_condition_keys: all. With trust, only the claims it tests (as
+// prefix+name) are rendered: a GitLab token has some thirty claims, a
+// trust policy tests two or three, and rendering them all was a fifth of
+// what a request allocated.
+func claimConditionValues(raw map[string]any, prefix string, trust *policy.Policy) map[string][]string {
+	out := map[string][]string{}
 	for name, v := range raw {
 		if strings.Contains(name, "://") {
 			continue // AWS's namespaced claims are not condition keys
+		}
+		if trust != nil && !trust.UsesKey(prefix, name) {
+			continue
 		}
 		switch x := v.(type) {
 		case string:

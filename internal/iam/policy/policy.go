@@ -23,6 +23,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -205,4 +206,37 @@ type typedValues struct {
 	dates    []time.Time
 	prefixes []netip.Prefix
 	binaries [][]byte
+}
+
+// UsesKey reports whether a condition of p tests the key prefix+name, or
+// a policy variable in it reads that key (names compared as IAM does,
+// case-insensitively). STS asks it of a role's trust policy to put in the
+// request context only the token claims the policy can see, rather than
+// every claim of every token.
+func (p *Policy) UsesKey(prefix, name string) bool {
+	is := func(keyLow string) bool {
+		return len(keyLow) == len(prefix)+len(name) &&
+			strings.EqualFold(keyLow[:len(prefix)], prefix) && strings.EqualFold(keyLow[len(prefix):], name)
+	}
+	inTemplates := func(ts []template) bool {
+		for _, t := range ts {
+			for _, part := range t.parts {
+				if part.kind == partVariable && is(part.keyLow) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, s := range p.Statements {
+		if inTemplates(s.actions) || inTemplates(s.resources) {
+			return true
+		}
+		for _, c := range s.Conditions {
+			if is(c.keyLow) || inTemplates(c.values) {
+				return true
+			}
+		}
+	}
+	return false
 }

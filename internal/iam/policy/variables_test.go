@@ -116,3 +116,47 @@ func TestCompileTemplate(t *testing.T) {
 		t.Error("parts for plain text")
 	}
 }
+
+// TestUsesKey: which claim keys a trust policy can see — STS renders only
+// those into the request context.
+func TestUsesKey(t *testing.T) {
+	const prefix = "gitlab.example.com:"
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::000000000000:oidc-provider/gitlab.example.com"},
+		"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"GITLAB.example.com:Aud":"x"},
+			"StringLike":{"gitlab.example.com:sub":"project_path:${gitlab.example.com:namespace_path}/*"},
+			"Null":{"other.example.com:ref":"false"}}}]}`
+	p, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2008, err := Parse([]byte(`{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringLike":{"gitlab.example.com:sub":"${gitlab.example.com:namespace_path}"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		p      *Policy
+		prefix string
+		key    string
+		want   bool
+	}{
+		{"condition key, other case", p, prefix, "aud", true},
+		{"condition key", p, prefix, "sub", true},
+		{"claim name in another case", p, prefix, "SUB", true},
+		{"read by a policy variable", p, prefix, "namespace_path", true},
+		{"not tested", p, prefix, "ref", false},
+		{"another provider's key", p, "other.example.com:", "ref", true},
+		{"prefix of a tested key", p, prefix, "su", false},
+		{"a 2008 policy has no variables", v2008, prefix, "namespace_path", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.p.UsesKey(c.prefix, c.key); got != c.want {
+				t.Errorf("UsesKey(%q, %q) = %v, want %v", c.prefix, c.key, got, c.want)
+			}
+		})
+	}
+}
