@@ -71,7 +71,7 @@ type Manager struct {
 	opts ManagerOptions
 
 	mu    sync.RWMutex
-	cache map[string]any // kind + "\x00" + key → *Role, *User, *ManagedPolicy, *OIDCProvider
+	cache map[cacheKey]any // → *Role, *User, *ManagedPolicy, *OIDCProvider
 	// gen counts writes. A read that began before a write committed must
 	// not cache what it read after the write cleared the cache: it only
 	// stores its result if gen is what it was when the read began.
@@ -90,7 +90,7 @@ func NewManager(opts ManagerOptions) *Manager {
 	if opts.Static == nil {
 		opts.Static, _ = NewStatic("000000000000", "us-east-1", nil, nil)
 	}
-	return &Manager{opts: opts, cache: map[string]any{}}
+	return &Manager{opts: opts, cache: map[cacheKey]any{}}
 }
 
 // Account is the account id.
@@ -101,9 +101,12 @@ func (m *Manager) Region() string { return m.opts.Static.region }
 
 func (m *Manager) now() time.Time { return m.opts.Now().UTC().Truncate(time.Second) }
 
+// cacheKey is an entity's kind and store key.
+type cacheKey struct{ kind, key string }
+
 // cached returns a store-backed entity, reading and caching it on a miss.
 func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error) {
-	ck := kind + "\x00" + key
+	ck := cacheKey{kind, key}
 	m.mu.RLock()
 	v, ok := m.cache[ck]
 	gen := m.gen
@@ -129,8 +132,15 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 	if p, ok := any(out).(preparer); ok {
 		p.prepare()
 	}
+	// The key is kept: as its own copy, never the caller's string (a
+	// substring of a request it would keep alive), or as the role's own
+	// name when that is the key, one object fewer per cached role.
+	ck.key = strings.Clone(key)
 	if r, ok := any(out).(*Role); ok {
 		r.compact()
+		if r.Name == key {
+			ck.key = r.Name
+		}
 	}
 	m.mu.Lock()
 	if m.gen == gen {
@@ -143,7 +153,7 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 // invalidate drops every cached entity after a write (committed or not).
 func (m *Manager) invalidate() {
 	m.mu.Lock()
-	m.cache = map[string]any{}
+	m.cache = map[cacheKey]any{}
 	m.gen++
 	m.mu.Unlock()
 }

@@ -1,6 +1,8 @@
 package iam
 
 import (
+	"strings"
+
 	"github.com/oidcfed/oidcfed/internal/iam/policy"
 )
 
@@ -79,6 +81,10 @@ func (p *OIDCProvider) prepare() {}
 func (r *Role) compact() {
 	if r.trust != nil {
 		r.TrustPolicy = ""
+	}
+	// The name ends the ARN: share its bytes rather than hold a copy.
+	if strings.HasSuffix(r.ARN, "/"+r.Name) {
+		r.Name = r.ARN[len(r.ARN)-len(r.Name):]
 	}
 	for i := range r.InlinePolicies {
 		if r.InlinePolicies[i].parsed != nil {

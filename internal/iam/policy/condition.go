@@ -116,8 +116,10 @@ func (f family) usesVariables() bool {
 	return f == famString || f == famStringIgnoreCase || f == famStringLike || f == famArn
 }
 
-func newCondition(opName string, op operator, key string, values []string, vars bool) (*Condition, error) {
-	c := &Condition{Operator: opName, Key: key, Values: values, op: op, keyLow: strings.ToLower(key)}
+// initCondition fills c, which buildConditions allocates with the
+// statement's other conditions in one array.
+func initCondition(c *Condition, opName string, op operator, key string, values []string, vars bool) error {
+	*c = Condition{Operator: opName, Key: key, Values: values, op: op, keyLow: strings.ToLower(key)}
 	if op.family.usesVariables() {
 		// Only what evaluation needs is kept: parsed policies are retained by
 		// every cached role, so the escaped globs share Values unless one
@@ -142,7 +144,7 @@ func newCondition(opName string, op operator, key string, values []string, vars 
 		if c.hasVariables {
 			c.values = templates
 		}
-		return c, nil
+		return nil
 	}
 	var typed typedValues
 	for _, v := range values {
@@ -171,13 +173,13 @@ func newCondition(opName string, op operator, key string, values []string, vars 
 		if !ok {
 			// Unconfirmed wording: a value the operator cannot compare is refused up front
 			// rather than silently never matching (or, negated, always matching).
-			return nil, malformed("Invalid value " + strconv.Quote(v) + " for condition operator " + opName)
+			return malformed("Invalid value " + strconv.Quote(v) + " for condition operator " + opName)
 		}
 	}
 	if op.family != famBool && op.family != famNull {
 		c.typed = &typed
 	}
-	return c, nil
+	return nil
 }
 
 func parseNumber(s string) (float64, bool) {

@@ -231,29 +231,30 @@ func (n node) strings() ([]string, bool) {
 // scalars is strings() for condition values, which may also be written as JSON numbers or
 // booleans ("aws:MultiFactorAuthAge": 3600, "aws:SecureTransport": false); they are kept as
 // their JSON text, which is what IAM compares.
-func (n node) scalars() ([]string, bool) {
+// appendScalars appends n's values (n itself, or the items of an array of
+// them) to dst.
+func (n node) appendScalars(dst []string) ([]string, bool) {
 	isScalar := func(k jsontext.Kind) bool { return k == '"' || k == '0' || k == 't' || k == 'f' }
 	if isScalar(n.kind) {
-		return []string{n.text}, true
+		return append(dst, n.text), true
 	}
 	if n.kind != '[' || len(n.items) == 0 {
-		return nil, false
+		return dst, false
 	}
-	out := make([]string, 0, len(n.items))
 	for _, it := range n.items {
 		if !isScalar(it.kind) {
-			return nil, false
+			return dst, false
 		}
-		out = append(out, it.text)
+		dst = append(dst, it.text)
 	}
-	return out, true
+	return dst, true
 }
 
 func buildPolicy(root node, anySid bool) (*Policy, error) {
 	if root.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
-	p := &Policy{}
+	var head Policy // Version and Id, until the statements are counted
 	var stmts *node
 	for i := range root.members {
 		m := &root.members[i]
@@ -262,12 +263,12 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 			if m.value.kind != '"' {
 				return nil, malformed(msgSyntax)
 			}
-			p.Version = m.value.text
+			head.Version = m.value.text
 		case "Id":
 			if m.value.kind != '"' {
 				return nil, malformed(msgSyntax)
 			}
-			p.ID = m.value.text
+			head.ID = m.value.text
 		case "Statement":
 			stmts = &m.value
 		default:
@@ -276,10 +277,10 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 			return nil, malformed(msgSyntax)
 		}
 	}
-	switch p.Version {
+	switch head.Version {
 	case "", Version2008:
 	case Version2012:
-		p.variables = true
+		head.variables = true
 	default:
 		// Confirmed against AWS (LocalStack's snapshot of CreatePolicy
 		// with Version 2013-10-17).
@@ -299,6 +300,21 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 	}
 	if len(list) == 0 {
 		return nil, malformed(msgSyntax)
+	}
+	// A policy of one statement (every role's trust policy, as a rule)
+	// is allocated with its statement list, one object for the two.
+	var p *Policy
+	if len(list) == 1 {
+		both := &struct {
+			Policy
+			one [1]*Statement
+		}{Policy: head}
+		p = &both.Policy
+		p.Statements = both.one[:0]
+	} else {
+		p = new(Policy)
+		*p = head
+		p.Statements = make([]*Statement, 0, len(list))
 	}
 	sids := make(map[string]bool, len(list))
 	for i := range list {
@@ -327,7 +343,19 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 	if n.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
-	s := &Statement{}
+	// A statement with a Principal is allocated with it, one object for
+	// the two (parsed trust policies live as long as their cached roles).
+	var s *Statement
+	var principal *Principals
+	if slices.ContainsFunc(n.members, func(m member) bool { return m.name == "Principal" }) {
+		both := &struct {
+			Statement
+			principal Principals
+		}{}
+		s, principal = &both.Statement, &both.principal
+	} else {
+		s = &Statement{}
+	}
 	var cond *node
 	hasEffect := false
 	for i := range n.members {
@@ -358,9 +386,9 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 			}
 			hasEffect = true
 		case "Principal":
-			s.Principal, err = buildPrincipals(&m.value)
+			s.Principal, err = buildPrincipals(&m.value, principal)
 		case "NotPrincipal":
-			s.NotPrincipal, err = buildPrincipals(&m.value)
+			s.NotPrincipal, err = buildPrincipals(&m.value, nil)
 		case "Action":
 			s.Action, err = actionList(&m.value)
 		case "NotAction":
@@ -398,9 +426,13 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 	if acts == nil {
 		acts = s.NotAction
 	}
-	for _, a := range acts {
-		// Actions are never variables; compile with vars=false so "${" stays literal.
-		s.actions = append(s.actions, compileTemplate(a, false))
+	if shared, ok := commonActions[singleAction(s.Action)]; ok {
+		s.Action, s.actions = shared.list, shared.compiled
+	} else {
+		for _, a := range acts {
+			// Actions are never variables; compile with vars=false so "${" stays literal.
+			s.actions = append(s.actions, compileTemplate(a, false))
+		}
 	}
 	res := s.Resource
 	if res == nil {
@@ -416,6 +448,30 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 		}
 	}
 	return s, nil
+}
+
+// commonActions are single-action lists so frequent (every role's trust
+// policy has one) that one shared copy, never written, serves every
+// statement with that exact Action: two objects fewer per cached role.
+var commonActions = func() map[string]compiledActions {
+	m := map[string]compiledActions{}
+	for _, a := range []string{"sts:AssumeRoleWithWebIdentity", "sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:TagSession"} {
+		m[a] = compiledActions{list: []string{a}, compiled: []template{compileTemplate(a, false)}}
+	}
+	return m
+}()
+
+type compiledActions struct {
+	list     []string
+	compiled []template
+}
+
+// singleAction is list's one action, or "" when it has not exactly one.
+func singleAction(list []string) string {
+	if len(list) == 1 {
+		return list[0]
+	}
+	return ""
 }
 
 func isAlnum(s string) bool {
@@ -483,17 +539,21 @@ func invalidPrincipal(typ, value string) error {
 	return malformed(fmt.Sprintf("Invalid principal in policy: %s:%s", strconv.Quote(typ), strconv.Quote(value)))
 }
 
-func buildPrincipals(n *node) (*Principals, error) {
+// buildPrincipals fills p (a new Principals when nil).
+func buildPrincipals(n *node, p *Principals) (*Principals, error) {
+	if p == nil {
+		p = &Principals{}
+	}
 	if n.kind == '"' {
 		if n.text != "*" {
 			return nil, malformed("Invalid principal in policy")
 		}
-		return &Principals{Any: true}, nil
+		*p = Principals{Any: true}
+		return p, nil
 	}
 	if n.kind != '{' || len(n.members) == 0 {
 		return nil, malformed("Invalid principal in policy")
 	}
-	p := &Principals{}
 	for i := range n.members {
 		m := &n.members[i]
 		list, ok := m.value.strings()
@@ -562,11 +622,53 @@ func isHex(s string) bool {
 	return true
 }
 
+// allocConditions returns n zero conditions and an empty list with room
+// for pointers to them, in one object when n is small (trust policies
+// test one to three keys).
+func allocConditions(n int) ([]Condition, []*Condition) {
+	switch n {
+	case 1:
+		b := &struct {
+			c [1]Condition
+			p [1]*Condition
+		}{}
+		return b.c[:], b.p[:0]
+	case 2:
+		b := &struct {
+			c [2]Condition
+			p [2]*Condition
+		}{}
+		return b.c[:], b.p[:0]
+	case 3:
+		b := &struct {
+			c [3]Condition
+			p [3]*Condition
+		}{}
+		return b.c[:], b.p[:0]
+	}
+	return make([]Condition, n), make([]*Condition, 0, n)
+}
+
 func buildConditions(n *node, vars bool) ([]*Condition, error) {
 	if n.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
-	var out []*Condition
+	// All of the block's conditions in one array: parsed policies live as
+	// long as the cached roles that hold them, and the collector's work on
+	// every cycle grows with the number of objects.
+	// Their values share one array too, each condition's a full slice of
+	// it (so nothing appended to one can reach the next).
+	total, totalValues := 0, 0
+	for i := range n.members {
+		if v := &n.members[i].value; v.kind == '{' {
+			total += len(v.members)
+			for j := range v.members {
+				totalValues += max(1, len(v.members[j].value.items))
+			}
+		}
+	}
+	all, out := allocConditions(total)
+	allValues := make([]string, 0, totalValues)
 	for i := range n.members {
 		opm := &n.members[i]
 		op, ok := parseOperator(opm.name)
@@ -579,12 +681,14 @@ func buildConditions(n *node, vars bool) ([]*Condition, error) {
 		}
 		for j := range opm.value.members {
 			km := &opm.value.members[j]
-			values, ok := km.value.scalars()
+			start := len(allValues)
+			allValues, ok = km.value.appendScalars(allValues)
 			if !ok || km.name == "" {
 				return nil, malformed(msgSyntax)
 			}
-			c, err := newCondition(opm.name, op, km.name, values, vars)
-			if err != nil {
+			values := allValues[start:len(allValues):len(allValues)]
+			c := &all[len(out)]
+			if err := initCondition(c, opm.name, op, km.name, values, vars); err != nil {
 				return nil, err
 			}
 			out = append(out, c)
