@@ -32,6 +32,22 @@ func openJournal(t testing.TB, dir string) *audit.Journal {
 	return j
 }
 
+// crashableWriter opens a journal in dir and a Log "w1" on it that are
+// never closed, so that a test can leave them as kill -9 would
+// (audit.Crash).
+func crashableWriter(t testing.TB, dir string) (*audit.Journal, *audit.Log) {
+	t.Helper()
+	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.New(audit.Options{Backend: j, Writer: "w1", Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, l
+}
+
 func readJournal(t testing.TB, dir string) *audit.Journal {
 	t.Helper()
 	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments, ReadOnly: true})
@@ -129,14 +145,7 @@ func TestJournalQueriesAcrossSegments(t *testing.T) {
 // and goes on, its records after the survivors.
 func TestJournalTornTail(t *testing.T) {
 	dir := t.TempDir()
-	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.New(audit.Options{Backend: j, Writer: "w1", Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, l := crashableWriter(t, dir)
 	recordMany(t, l, 0, 100, nil)
 	// No Close: as after kill -9. Tear the last frame and leave junk after it.
 	audit.Crash(j)
@@ -368,14 +377,7 @@ func TestGroupCommitLeaders(t *testing.T) {
 // cut acknowledged records off.
 func TestJournalDamagedMiddleIsNotCut(t *testing.T) {
 	dir := t.TempDir()
-	j, err := audit.OpenJournal(dir, audit.JournalOptions{SegmentSize: smallSegments})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.New(audit.Options{Backend: j, Writer: "w1", Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, l := crashableWriter(t, dir)
 	for i := range 10 {
 		if err := l.Record(context.Background(), event(i)); err != nil {
 			t.Fatal(err)

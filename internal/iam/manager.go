@@ -135,12 +135,15 @@ func cached[T any](ctx context.Context, m *Manager, kind, key string) (*T, error
 	// The key is kept: as its own copy, never the caller's string (a
 	// substring of a request it would keep alive), or as the role's own
 	// name when that is the key, one object fewer per cached role.
-	ck.key = strings.Clone(key)
+	ck.key = ""
 	if r, ok := any(out).(*Role); ok {
 		r.compact()
 		if r.Name == key {
 			ck.key = r.Name
 		}
+	}
+	if ck.key == "" {
+		ck.key = strings.Clone(key)
 	}
 	m.mu.Lock()
 	if m.gen == gen {
