@@ -19,13 +19,19 @@ import (
 // larger live heap costs more. (A limit proportional to the live heap, as
 // this was first, left a 10,000-role server a third of the room a small
 // one had, and the collector ran three times as often.) The allowance
-// includes the runtime's own ~10 MB of stacks and metadata. It was 24 MB
-// until a request's garbage fell from 31 to 26 KB (STS renders only the
-// claims a trust policy tests): 20 MB leaves the collector running about
-// as often as before and a 10,000-role server 4 MB further under 64 MB of
-// RSS (scripts/load-roles).
+// includes the runtime's own ~10 MB of stacks and metadata.
+//
+// Its size is what RSS allows a 10,000-role server under its 64 MB target:
+// the collector's cost there is its frequency times the marking of ~13 MB
+// of cached roles (15-18 ms of CPU a cycle against 3 ms with 10 roles), so
+// every MB of room is latency under load (scripts/load-roles, gctrace).
+// 20 MB left a 10,000-role server about 8 MB of room, ~19 collections a
+// second at 5,000 req/s, 12-22 % slower under load than a 10-role one;
+// SQLite's smaller page caches then freed 3.6 MB of its RSS, and 24 MB
+// (about 12 MB of room, 11-12 collections a second) keeps it at 57-60 MB;
+// 26 MB measured up to 63.4 MB, too close to the target.
 const (
-	memoryAllowance  = 20 << 20
+	memoryAllowance  = 24 << 20
 	memoryTunePeriod = 5 * time.Second
 )
 

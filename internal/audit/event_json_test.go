@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -43,7 +44,8 @@ func fullEvent(s string) *Event {
 				A string `json:"a"`
 				B int    `json:"b,omitempty"`
 			}{A: s}},
-		ResponseElements:    map[string]any{"credentials": map[string]string{"accessKeyId": "ASIA", "expiration": s}},
+		ResponseElements: map[string]any{"credentials": map[string]string{"accessKeyId": "ASIA", "expiration": s},
+			"assumedRoleUser": Fields{{Name: "arn", Value: s}, {Name: "assumedRoleId", Value: "AROA"}}},
 		AdditionalEventData: map[string]any{"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
 		RequestID:           s, EventID: "e", ReadOnly: true, EventType: "AwsApiCall", ManagementEvent: true,
 		RecipientAccountID: "000000000000", EventCategory: "Management",
@@ -76,6 +78,53 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 			}
 			if want := encodingJSON(t, ev); !bytes.Equal(got, want) {
 				t.Errorf("appendEvent:\n%s\nencoding/json:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestFieldsMatchStringMap: Fields is written exactly as the
+// map[string]string it stands in for (whose encoding the test above checks
+// against encoding/json), when its members are listed sorted.
+func TestFieldsMatchStringMap(t *testing.T) {
+	cases := map[string]struct {
+		fields Fields
+		m      map[string]string
+	}{
+		"nil":   {nil, nil},
+		"empty": {Fields{}, map[string]string{}},
+	}
+	for _, s := range awkward {
+		cases["members "+s] = struct {
+			fields Fields
+			m      map[string]string
+		}{
+			Fields{{Name: "accessKeyId", Value: s}, {Name: "expiration", Value: "Nov 22, 2026, 7:00:00 AM"}, {Name: "z" + s, Value: s}},
+			map[string]string{"accessKeyId": s, "expiration": "Nov 22, 2026, 7:00:00 AM", "z" + s: s},
+		}
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := appendValue(nil, c.fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := appendStringMap(nil, c.m); !bytes.Equal(got, want) {
+				t.Errorf("Fields: %s\nmap:    %s", got, want)
+			}
+			viaJSON, err := json.Marshal(c.fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back, wantBack any
+			if err := json.Unmarshal(viaJSON, &back); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(got, &wantBack); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, wantBack) {
+				t.Errorf("encoding/json gives %s, a record %s", viaJSON, got)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package awsproto
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -334,6 +335,35 @@ func TestReadBodyDeclaredLengths(t *testing.T) {
 			}
 			if again, _ := io.ReadAll(r.Body); string(again) != tt.body {
 				t.Errorf("body after ReadBody: %q", again)
+			}
+		})
+	}
+}
+
+// TestIsForm: the exact forms SDKs send take a fast path; it must decide
+// as mime.ParseMediaType does.
+func TestIsForm(t *testing.T) {
+	for _, c := range []struct {
+		name, contentType string
+		want              bool
+	}{
+		{"botocore", "application/x-www-form-urlencoded; charset=utf-8", true},
+		{"bare", "application/x-www-form-urlencoded", true},
+		{"upper-case charset", "application/x-www-form-urlencoded; charset=UTF-8", true},
+		{"upper-case type", "Application/X-WWW-Form-Urlencoded", true},
+		{"no space", "application/x-www-form-urlencoded;charset=utf-8", true},
+		{"json", "application/x-amz-json-1.1", false},
+		{"empty", "", false},
+		{"broken parameter", "application/x-www-form-urlencoded; charset=", false},
+		{"prefix only", "application/x-www-form-urlencoded-not", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := isForm(c.contentType); got != c.want {
+				t.Errorf("isForm(%q) = %v, want %v", c.contentType, got, c.want)
+			}
+			mt, _, err := mime.ParseMediaType(c.contentType)
+			if slow := err == nil && mt == "application/x-www-form-urlencoded"; slow != c.want {
+				t.Errorf("mime.ParseMediaType decides %v", slow)
 			}
 		})
 	}

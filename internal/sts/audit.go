@@ -92,8 +92,8 @@ func assumeParameters(roleARN, sessionName, sessionPolicy string, policyARNs []s
 // the secret key and session token are never in it.
 func assumedResponse(c Credentials, roleID, roleARN, sourceIdentity string, packed *int) map[string]any {
 	out := map[string]any{
-		"credentials":     map[string]string{"accessKeyId": c.AccessKeyID, "expiration": cloudTrailExpiration(c.Expiration)},
-		"assumedRoleUser": map[string]string{"assumedRoleId": roleID, "arn": roleARN},
+		"credentials":     audit.Fields{{Name: "accessKeyId", Value: c.AccessKeyID}, {Name: "expiration", Value: cloudTrailExpiration(c.Expiration)}},
+		"assumedRoleUser": audit.Fields{{Name: "arn", Value: roleARN}, {Name: "assumedRoleId", Value: roleID}},
 	}
 	if packed != nil {
 		out["packedPolicySize"] = *packed
