@@ -44,3 +44,24 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendJSONStringEveryOffset puts each kind of byte the 8-byte fast
+// path must notice at every offset of a longer plain string, on both sides
+// of the word boundaries, and checks the result against encoding/json.
+func TestAppendJSONStringEveryOffset(t *testing.T) {
+	specials := map[string]string{
+		"quote": `"`, "backslash": `\`, "NUL": "\x00", "below space": "\x1f", "space": " ", "DEL": "\x7f",
+		"invalid byte": "\x80", "high byte": "\xff", "two-byte rune": "é", "line separator": "\u2028", "html": "<",
+	}
+	const plain = "abcdefghijklmnopqrstuvwx"
+	for name, sp := range specials {
+		for off := 0; off <= len(plain); off++ {
+			s := plain[:off] + sp + plain[off:]
+			for _, html := range []bool{false, true} {
+				if got, want := AppendJSONString(nil, s, html), encodingJSONString(t, s, html); !bytes.Equal(got, want) {
+					t.Errorf("%s at %d (escapeHTML %v): %s, encoding/json %s", name, off, html, got, want)
+				}
+			}
+		}
+	}
+}
