@@ -362,7 +362,9 @@ func TestConnectionSettings(t *testing.T) {
 		{"writer", s.w, "foreign_keys", "1"},
 		{"writer", s.w, "busy_timeout", "5000"},
 		{"writer", s.w, "query_only", "0"},
+		{"writer", s.w, "cache_size", "-512"}, // KiB; RSS, see dsn
 		{"reader", s.r, "journal_mode", "wal"},
+		{"reader", s.r, "cache_size", "-256"},
 		{"reader", s.r, "foreign_keys", "1"},
 		{"reader", s.r, "busy_timeout", "5000"},
 		{"reader", s.r, "query_only", "1"},
