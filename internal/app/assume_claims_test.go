@@ -43,22 +43,32 @@ func TestClaimConditionKeys(t *testing.T) {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + iam.ProviderARN("000000000000", issuerURL) +
 		`"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + prov + `:aud":"` + issuerURL + `","` +
 		prov + `:ref_protected":"true","` + prov + `:pipeline_source":"push"}}}]}`
+	// STS puts into the context only the claims a trust policy reads: as
+	// condition keys, or (here, with the key in another case) through a
+	// policy variable.
+	byVariable := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + iam.ProviderARN("000000000000", issuerURL) +
+		`"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + prov + `:aud":"` + issuerURL + `","` +
+		prov + `:ref":"${` + strings.ToUpper(prov) + `:Environment}"}}}]}`
 	for _, tc := range []struct {
 		name      string
+		trust     string
 		allKeys   bool
 		protected string
+		env       string
 		want      int
 	}{
-		{"keys exposed, protected ref", true, "true", http.StatusOK},
-		{"keys exposed, unprotected ref", true, "false", http.StatusForbidden},
-		{"AWS's keys only", false, "true", http.StatusForbidden},
+		{"keys exposed, protected ref", trust, true, "true", "main", http.StatusOK},
+		{"keys exposed, unprotected ref", trust, true, "false", "main", http.StatusForbidden},
+		{"AWS's keys only", trust, false, "true", "main", http.StatusForbidden},
+		{"claim read by a policy variable", byVariable, true, "true", "main", http.StatusOK},
+		{"policy variable, another value", byVariable, true, "true", "other", http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startDev(t, t.TempDir(), listen, func(o *app.Options) {
 				o.OIDCProviders = []iam.OIDCProvider{{URL: issuerURL, ClientIDs: []string{issuerURL}, AllowInsecureHTTP: true, AllClaimConditionKeys: tc.allKeys}}
-				o.Roles = []iam.Role{{Name: "protected-only", TrustPolicy: trust, MaxSessionDuration: time.Hour}}
+				o.Roles = []iam.Role{{Name: "protected-only", TrustPolicy: tc.trust, MaxSessionDuration: time.Hour}}
 			})
-			tok, _ := mintJSON(t, s.URL, s.Token, map[string]any{"aud": issuerURL, "project_path": "g/p", "ref": "main", "ref_protected": tc.protected})
+			tok, _ := mintJSON(t, s.URL, s.Token, map[string]any{"aud": issuerURL, "project_path": "g/p", "environment": tc.env, "ref": "main", "ref_protected": tc.protected})
 			resp := do(t, http.MethodPost, s.URL+"/", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(url.Values{
 				"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleArn": {"arn:aws:iam::000000000000:role/protected-only"},
 				"RoleSessionName": {"s1"}, "WebIdentityToken": {tok}}.Encode()))
