@@ -26,13 +26,14 @@ import (
 )
 
 // The journal keeps the embedded store's audit records in segment files
-// of their own, beside the database: a commit is one write and one data
-// sync into a segment whose blocks were written (with zeros) in advance,
-// so the sync flushes data only — no block allocation or size change for
-// the filesystem to journal. A database transaction per commit costs
-// several times that (measured: about 60 µs of CPU per 3 KB record in the
-// embedded SQLite, more than the whole request it records), which made
-// durable auditing halve the server's throughput.
+// of their own, beside the database: a commit is one synchronous direct
+// write (directio.go; or a write and a data sync where the filesystem
+// refuses direct I/O) into a segment whose blocks were written (with
+// zeros) in advance, so the sync flushes data only — no block allocation
+// or size change for the filesystem to journal. A database transaction
+// per commit costs several times that (measured: about 60 µs of CPU per
+// 3 KB record in the embedded SQLite, more than the whole request it
+// records), which made durable auditing halve the server's throughput.
 //
 // A segment is a run of frames: payload length (4 bytes, big-endian),
 // CRC-32C of the payload (4 bytes), payload (encodeRecord: the fields
@@ -104,10 +105,17 @@ type Journal struct {
 	pruneMu sync.Mutex
 	f       *os.File
 	broken  bool // the last write or sync failed: start a new segment
-	buf     []byte
-	spare   chan *os.File     // the next segment, preinitialized in the background
-	last    map[string]uint64 // each writer's last sequence number
-	closed  bool
+	// direct is the active segment opened for direct commits (directio.go),
+	// nil while commits go through the page cache; noDirect: the
+	// filesystem refused direct I/O. stage holds, at its front, the
+	// segment's last partial block, which each direct commit rewrites.
+	direct   *os.File
+	noDirect bool
+	stage    []byte
+	buf      []byte
+	spare    chan *os.File     // the next segment, preinitialized in the background
+	last     map[string]uint64 // each writer's last sequence number
+	closed   bool
 }
 
 // segmentSummary is what a reader needs of a segment to skip it.
@@ -333,17 +341,8 @@ func createSegment(dir string, n uint64, size int64, pace time.Duration) (*os.Fi
 		os.Remove(tmp)
 		return nil, err
 	}
-	zeros := make([]byte, min(size, 1<<20))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		if _, err := f.Write(zeros[:min(int64(len(zeros)), size-off)]); err != nil {
-			return fail(err)
-		}
-		if err := f.Sync(); err != nil {
-			return fail(err)
-		}
-		if pace > 0 {
-			time.Sleep(pace)
-		}
+	if err := writeZeros(f, size, pace); err != nil {
+		return fail(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
@@ -427,15 +426,11 @@ func (j *Journal) Append(_ context.Context, records []store.AuditRecord) error {
 			return err
 		}
 	}
-	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
+	if err := j.writeFrames(j.buf); err != nil {
+		// What the failed write or sync left is unknown (Linux may have
+		// dropped the pages): the segment is sealed before these frames.
 		j.broken = true
-		return fmt.Errorf("write audit journal: %w", err)
-	}
-	if err := fdatasync(j.f); err != nil {
-		// What the failed sync left is unknown (Linux may have dropped
-		// the pages): the segment is sealed before these frames.
-		j.broken = true
-		return fmt.Errorf("sync audit journal: %w", err)
+		return err
 	}
 	j.mu.Lock()
 	j.off += int64(len(j.buf))
@@ -495,6 +490,7 @@ func (j *Journal) rotate() error {
 			return fmt.Errorf("cut audit journal segment after a failed write: %w", err)
 		}
 	}
+	j.closeSegmentDirect()
 	j.mu.Lock()
 	old, oldOff, oldSum := j.seg, j.off, j.active.clone()
 	oldF := j.f
@@ -586,6 +582,7 @@ func (j *Journal) Close() error {
 	sum := j.active.clone()
 	sum.Size = j.off
 	j.mu.Unlock()
+	j.closeSegmentDirect()
 	err := j.seal(j.seg, j.f, sum)
 	j.bg.Wait()
 	if f := <-j.spare; f != nil {

@@ -1,0 +1,172 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Direct I/O for the journal's commits. A commit written with
+// O_DIRECT|O_DSYNC is one system call that returns once the frames are on
+// stable storage: no copy into the page cache, no dirty pages for the
+// sync to find and write back, no second call. Measured on this project's
+// 2-CPU VM (ext4 on virtio): a 6-record commit costs 71 µs of CPU instead
+// of 79 µs and its latency falls from 146 to 129 µs. Audited
+// AssumeRoleWithWebIdentity under wrk, 5 paired rounds: 4 % more req/s at
+// 16 connections, 11 % more at 64 (9,653 → 10,730 req/s; server CPU 160 →
+// 146 µs a request, against 128 µs with auditing off).
+//
+// Direct I/O writes whole aligned blocks, so each commit rewrites the
+// segment's last partial block: the bytes of frames already acknowledged
+// go out again unchanged beside the new ones (as a database's log writer
+// rewrites its last partial page). A torn write leaves each sector old or
+// new, and the acknowledged bytes are the same in both, so nothing
+// acknowledged can be lost to it. Readers of the segment read through the
+// page cache, which the kernel invalidates over every direct write.
+//
+// Where the filesystem refuses direct I/O (or its alignment is stricter
+// than directAlign), the journal writes through the page cache and calls
+// fdatasync, as before.
+
+// directAlign is the offset, length and memory alignment of direct
+// writes: a 4 KiB page covers every common logical block size.
+const directAlign = 4096
+
+// directIO is off in tests that check the page-cache path.
+var directIO = true
+
+// alignedBuffer is a zeroed buffer of n bytes (n a multiple of
+// directAlign) whose first byte is directAlign-aligned in memory.
+func alignedBuffer(n int) []byte {
+	b := make([]byte, n+directAlign)
+	skip := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
+	return b[skip : skip+n : skip+n]
+}
+
+// directRefused reports whether err is the filesystem declining direct
+// I/O (or its alignment), rather than a failed write.
+func directRefused(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)
+}
+
+// openSegmentDirect opens the active segment for direct commits, at its
+// start (the staging buffer then holds no partial block). It leaves the
+// journal on page-cache writes when direct I/O cannot be had.
+func (j *Journal) openSegmentDirect() {
+	if !directIO || j.noDirect || j.off != 0 {
+		return
+	}
+	f, err := openDirect(filepath.Join(j.dir, segmentName(j.seg)), true)
+	if err != nil {
+		j.noDirect = true
+		return
+	}
+	j.direct = f
+}
+
+// closeSegmentDirect closes the active segment's direct descriptor.
+func (j *Journal) closeSegmentDirect() {
+	if j.direct != nil {
+		j.direct.Close()
+		j.direct = nil
+	}
+}
+
+// writeFrames makes frames durable at j.off of the active segment.
+func (j *Journal) writeFrames(frames []byte) error {
+	if j.direct == nil {
+		j.openSegmentDirect()
+	}
+	if j.direct != nil {
+		err := j.writeDirect(frames)
+		if err == nil || !directRefused(err) {
+			return err
+		}
+		// Refused before anything was written: page-cache writes from
+		// here on.
+		j.closeSegmentDirect()
+		j.noDirect = true
+	}
+	if _, err := j.f.WriteAt(frames, j.off); err != nil {
+		return fmt.Errorf("write audit journal: %w", err)
+	}
+	if err := fdatasync(j.f); err != nil {
+		return fmt.Errorf("sync audit journal: %w", err)
+	}
+	return nil
+}
+
+// writeDirect writes the segment's last partial block (kept at the front
+// of j.stage) followed by frames, padded with zeros to whole blocks, in
+// one O_DIRECT|O_DSYNC write; then keeps the new last partial block.
+func (j *Journal) writeDirect(frames []byte) error {
+	start := j.off &^ (directAlign - 1)
+	head := int(j.off - start)
+	end := head + len(frames)
+	size := (end + directAlign - 1) &^ (directAlign - 1)
+	if len(j.stage) < size {
+		grown := alignedBuffer(max(size, 2*len(j.stage), 16*directAlign))
+		copy(grown, j.stage[:head])
+		j.stage = grown
+	}
+	buf := j.stage[:size]
+	copy(buf[head:], frames)
+	clear(buf[end:])
+	if _, err := j.direct.WriteAt(buf, start); err != nil {
+		if directRefused(err) {
+			return err
+		}
+		return fmt.Errorf("write audit journal: %w", err)
+	}
+	last := end &^ (directAlign - 1)
+	copy(buf, buf[last:end])
+	return nil
+}
+
+// writeZeros fills f (a new segment, at offset 0) with size zero bytes,
+// syncing each chunk (so a segment's preinitialization never holds more
+// than a chunk for a commit's sync to wait behind), pausing pace between
+// chunks. It writes from one aligned zero buffer with direct I/O where
+// it can: no page cache to fill and write back (8.3 ms of CPU for a 32
+// MiB segment instead of 12.6).
+func writeZeros(f *os.File, size int64, pace time.Duration) error {
+	const chunk = 1 << 20
+	var w interface {
+		WriteAt([]byte, int64) (int, error)
+	} = f
+	var zeros []byte
+	if directIO {
+		if d, err := openDirect(f.Name(), false); err == nil {
+			defer d.Close()
+			w, zeros = d, alignedBuffer(chunk)
+		}
+	}
+	if zeros == nil {
+		zeros = make([]byte, chunk)
+	}
+	for off := int64(0); off < size; off += chunk {
+		n := min(chunk, size-off)
+		if _, err := w.WriteAt(zeros[:n], off); err != nil {
+			if w == f || !directRefused(err) {
+				return err
+			}
+			// Direct I/O refused (or an unaligned size): the rest goes
+			// through the page cache.
+			w = f
+			if _, err := w.WriteAt(zeros[:n], off); err != nil {
+				return err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if pace > 0 {
+			time.Sleep(pace)
+		}
+	}
+	return nil
+}
