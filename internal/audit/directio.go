@@ -14,11 +14,11 @@ import (
 // O_DIRECT|O_DSYNC is one system call that returns once the frames are on
 // stable storage: no copy into the page cache, no dirty pages for the
 // sync to find and write back, no second call. Measured on this project's
-// 2-CPU VM (ext4 on virtio): a 6-record commit costs 71 µs of CPU instead
-// of 79 µs and its latency falls from 146 to 129 µs. Audited
-// AssumeRoleWithWebIdentity under wrk, 5 paired rounds: 4 % more req/s at
-// 16 connections, 11 % more at 64 (9,653 → 10,730 req/s; server CPU 160 →
-// 146 µs a request, against 128 µs with auditing off).
+// 2-CPU VM (ext4 on virtio, BenchmarkJournalCommit: 6 records of 2.5 KB a
+// commit): 137-139 µs and 69-73 µs of CPU a commit, against 142-169 µs and
+// 74-78 µs through the page cache. Audited AssumeRoleWithWebIdentity under
+// wrk gained between 0 and 11 % in three paired runs of 5-6 rounds, at 16
+// and 64 connections: less than this VM's run-to-run noise.
 //
 // Direct I/O writes whole aligned blocks, so each commit rewrites the
 // segment's last partial block: the bytes of frames already acknowledged

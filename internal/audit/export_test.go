@@ -23,3 +23,12 @@ func FixFrameCRCs(b []byte) {
 // test that edits the files next races no goroutine of a dead writer,
 // and leaves everything else as it is (no seal, no Close).
 func Crash(j *Journal) { j.bg.Wait() }
+
+// SetDirectIO turns the journal's direct I/O on or off (off: page-cache
+// writes and fdatasync, as on a filesystem that refuses direct I/O) for
+// journals opened from now until restore.
+func SetDirectIO(on bool) (restore func()) {
+	saved := directIO
+	directIO = on
+	return func() { directIO = saved }
+}
