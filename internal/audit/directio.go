@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -13,12 +14,13 @@ import (
 // Direct I/O for the journal's commits. A commit written with
 // O_DIRECT|O_DSYNC is one system call that returns once the frames are on
 // stable storage: no copy into the page cache, no dirty pages for the
-// sync to find and write back, no second call. Measured on this project's
-// 2-CPU VM (ext4 on virtio, BenchmarkJournalCommit: 6 records of 2.5 KB a
-// commit): 137-139 µs and 69-73 µs of CPU a commit, against 142-169 µs and
-// 74-78 µs through the page cache. Audited AssumeRoleWithWebIdentity under
-// wrk gained between 0 and 11 % in three paired runs of 5-6 rounds, at 16
-// and 64 connections: less than this VM's run-to-run noise.
+// sync to find and write back, no second call. Measured on this
+// project's 2-CPU VM (ext4 on virtio, BenchmarkJournalCommit: 6 records
+// of 2.5 KB a commit, 4 runs each): 129-173 µs and 66-69 µs of CPU a
+// commit, against 155-178 µs and 86-99 µs through the page cache. Audited
+// AssumeRoleWithWebIdentity under wrk gained between 0 and 11 % in three
+// paired runs of 5-6 rounds, at 16 and 64 connections: less than this
+// VM's run-to-run noise.
 //
 // Direct I/O writes whole aligned blocks, so each commit rewrites the
 // segment's last partial block: the bytes of frames already acknowledged
@@ -36,7 +38,8 @@ import (
 // writes: a 4 KiB page covers every common logical block size.
 const directAlign = 4096
 
-// directIO is off in tests that check the page-cache path.
+// directIO is what journals opened from now on start with; tests turn it
+// off to check the page-cache path.
 var directIO = true
 
 // alignedBuffer is a zeroed buffer of n bytes (n a multiple of
@@ -54,15 +57,16 @@ func directRefused(err error) bool {
 }
 
 // openSegmentDirect opens the active segment for direct commits, at its
-// start (the staging buffer then holds no partial block). It leaves the
-// journal on page-cache writes when direct I/O cannot be had.
+// start (the staging buffer then holds no partial block). A filesystem
+// that refuses direct I/O leaves the journal on page-cache writes for
+// good; any other failure (out of descriptors) only this segment.
 func (j *Journal) openSegmentDirect() {
-	if !directIO || j.noDirect || j.off != 0 {
+	if j.noDirect || j.off != 0 {
 		return
 	}
 	f, err := openDirect(filepath.Join(j.dir, segmentName(j.seg)), true)
 	if err != nil {
-		j.noDirect = true
+		j.noDirect = directRefused(err) || runtime.GOOS != "linux"
 		return
 	}
 	j.direct = f
@@ -116,16 +120,28 @@ func (j *Journal) writeDirect(frames []byte) error {
 	buf := j.stage[:size]
 	copy(buf[head:], frames)
 	clear(buf[end:])
-	if _, err := j.direct.WriteAt(buf, start); err != nil {
+	write := j.directWriteAt
+	if write == nil {
+		write = (*os.File).WriteAt
+	}
+	if _, err := write(j.direct, buf, start); err != nil {
 		if directRefused(err) {
 			return err
 		}
 		return fmt.Errorf("write audit journal: %w", err)
 	}
 	last := end &^ (directAlign - 1)
-	copy(buf, buf[last:end])
+	if len(j.stage) > maxKeptStage {
+		// An unusually large batch: keep a buffer of the usual size.
+		j.stage = alignedBuffer(16 * directAlign)
+	}
+	copy(j.stage, buf[last:end])
 	return nil
 }
+
+// maxKeptStage bounds the staging buffer kept between commits (a batch
+// at 16 connections is 15-40 KB).
+const maxKeptStage = 1 << 20
 
 // writeZeros fills f (a new segment, at offset 0) with size zero bytes,
 // syncing each chunk (so a segment's preinitialization never holds more
@@ -133,13 +149,13 @@ func (j *Journal) writeDirect(frames []byte) error {
 // chunks. It writes from one aligned zero buffer with direct I/O where
 // it can: no page cache to fill and write back (8.3 ms of CPU for a 32
 // MiB segment instead of 12.6).
-func writeZeros(f *os.File, size int64, pace time.Duration) error {
+func writeZeros(f *os.File, size int64, pace time.Duration, direct bool) error {
 	const chunk = 1 << 20
 	var w interface {
 		WriteAt([]byte, int64) (int, error)
 	} = f
 	var zeros []byte
-	if directIO {
+	if direct {
 		if d, err := openDirect(f.Name(), false); err == nil {
 			defer d.Close()
 			w, zeros = d, alignedBuffer(chunk)

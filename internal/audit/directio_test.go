@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,9 +26,9 @@ const directTestSegment = 2<<20 + 100
 func writeBatches(t *testing.T, dir string, direct bool) *Journal {
 	t.Helper()
 	saved := directIO
-	directIO = direct
-	t.Cleanup(func() { directIO = saved })
+	directIO = direct // read once, by OpenJournal
 	j, err := OpenJournal(dir, JournalOptions{SegmentSize: directTestSegment})
+	directIO = saved
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,33 +104,87 @@ func TestDirectCommitsWriteWhatPageCacheCommitsWrite(t *testing.T) {
 	}
 }
 
+// appendOne appends record seq (a small one) to j.
+func appendOne(j *Journal, seq uint64) error {
+	return j.Append(context.Background(), []store.AuditRecord{{Writer: "w", Seq: seq, Time: time.Unix(int64(seq), 0),
+		EventID: fmt.Sprint(seq), Body: []byte(`{}`)}})
+}
+
 // TestDirectIORefusedFallsBack: when the kernel refuses a direct commit
-// (here a misaligned buffer, as a filesystem without direct I/O or with a
-// larger block would), the commit goes through the page cache instead,
-// and so does every later one.
+// (EINVAL, as from a filesystem without direct I/O or with a larger
+// block), the commit goes through the page cache instead, and so does
+// every later one.
 func TestDirectIORefusedFallsBack(t *testing.T) {
+	j, err := OpenJournal(t.TempDir(), JournalOptions{SegmentSize: directTestSegment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	refused := 0
+	j.directWriteAt = func(*os.File, []byte, int64) (int, error) {
+		refused++
+		return 0, syscall.EINVAL
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if err := appendOne(j, seq); err != nil {
+			t.Fatalf("append %d: %v", seq, err)
+		}
+	}
+	if refused != 1 || !j.noDirect || j.direct != nil {
+		t.Fatalf("direct writes tried %d times; then noDirect %v, direct %v", refused, j.noDirect, j.direct)
+	}
+	recs, err := j.Query(context.Background(), store.AuditQuery{})
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("read back %d records, %v; want 3", len(recs), err)
+	}
+}
+
+// TestDirectWriteFailureStartsANewSegment: a direct commit that fails
+// (EIO) fails its records and breaks the segment; the next commit goes to
+// a new segment, again with direct I/O, after the old one is cut to the
+// records acknowledged before; a reopened journal finds exactly those.
+func TestDirectWriteFailureStartsANewSegment(t *testing.T) {
 	dir := t.TempDir()
 	j, err := OpenJournal(dir, JournalOptions{SegmentSize: directTestSegment})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
-	// A staging buffer one byte off alignment: the direct write fails
-	// with EINVAL before it writes anything.
-	j.stage = alignedBuffer(64 * directAlign)[1:]
-	rec := func(seq uint64) []store.AuditRecord {
-		return []store.AuditRecord{{Writer: "w", Seq: seq, Time: time.Unix(int64(seq), 0), EventID: fmt.Sprint(seq), Body: []byte(`{}`)}}
-	}
-	for seq := uint64(1); seq <= 3; seq++ {
-		if err := j.Append(context.Background(), rec(seq)); err != nil {
-			t.Fatalf("append %d: %v", seq, err)
+	for seq := uint64(1); seq <= 2; seq++ {
+		if err := appendOne(j, seq); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !j.noDirect || j.direct != nil {
-		t.Fatalf("after a refused direct write: noDirect %v, direct %v", j.noDirect, j.direct)
+	if j.direct == nil {
+		t.Skip("this filesystem refuses direct I/O")
 	}
-	recs, err := j.Query(context.Background(), store.AuditQuery{})
-	if err != nil || len(recs) != 3 {
-		t.Fatalf("read back %d records, %v; want 3", len(recs), err)
+	j.directWriteAt = func(f *os.File, b []byte, off int64) (int, error) {
+		f.WriteAt(b[:directAlign], off) // its first block reaches the disk
+		return 0, syscall.EIO
+	}
+	if err := appendOne(j, 3); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("append during the failure: %v, want EIO", err)
+	}
+	j.directWriteAt = nil
+	first := j.seg
+	if err := appendOne(j, 4); err != nil {
+		t.Fatal(err)
+	}
+	if j.seg == first || j.direct == nil || j.noDirect {
+		t.Fatalf("after the failure: segment %d (was %d), direct %v, noDirect %v", j.seg, first, j.direct, j.noDirect)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := OpenJournal(dir, JournalOptions{SegmentSize: directTestSegment, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := reopened.Query(context.Background(), store.AuditQuery{Oldest: true})
+	var seqs []uint64
+	for _, r := range recs {
+		seqs = append(seqs, r.Seq)
+	}
+	if err != nil || fmt.Sprint(seqs) != "[1 2 4]" {
+		t.Fatalf("records after reopening: %v, %v; want [1 2 4]", seqs, err)
 	}
 }

@@ -26,7 +26,7 @@ func Crash(j *Journal) { j.bg.Wait() }
 
 // SetDirectIO turns the journal's direct I/O on or off (off: page-cache
 // writes and fdatasync, as on a filesystem that refuses direct I/O) for
-// journals opened from now until restore.
+// journals opened until restore (a journal reads it once, when opened).
 func SetDirectIO(on bool) (restore func()) {
 	saved := directIO
 	directIO = on

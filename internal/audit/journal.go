@@ -112,10 +112,13 @@ type Journal struct {
 	direct   *os.File
 	noDirect bool
 	stage    []byte
-	buf      []byte
-	spare    chan *os.File     // the next segment, preinitialized in the background
-	last     map[string]uint64 // each writer's last sequence number
-	closed   bool
+	// directWriteAt, when set, stands in for the direct descriptor's
+	// WriteAt (tests: a filesystem refusing direct I/O).
+	directWriteAt func(*os.File, []byte, int64) (int, error)
+	buf           []byte
+	spare         chan *os.File     // the next segment, preinitialized in the background
+	last          map[string]uint64 // each writer's last sequence number
+	closed        bool
 }
 
 // segmentSummary is what a reader needs of a segment to skip it.
@@ -181,7 +184,8 @@ func OpenJournal(dir string, opts JournalOptions) (*Journal, error) {
 	if size < minSegmentSize {
 		return nil, fmt.Errorf("audit journal: segment size %d is under %d", size, minSegmentSize)
 	}
-	j := &Journal{dir: dir, size: size, readOnly: opts.ReadOnly, sealed: map[uint64]*segmentSummary{}}
+	j := &Journal{dir: dir, size: size, readOnly: opts.ReadOnly, sealed: map[uint64]*segmentSummary{},
+		noDirect: !directIO}
 	if opts.ReadOnly {
 		return j, nil // a journal not yet made reads as empty
 	}
@@ -206,7 +210,7 @@ func OpenJournal(dir string, opts JournalOptions) (*Journal, error) {
 			next = k + 1
 		}
 	}
-	f, err := createSegment(dir, next, size, 0)
+	f, err := createSegment(dir, next, size, 0, !j.noDirect)
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
 	}
@@ -329,7 +333,7 @@ func (j *Journal) segments() ([]uint64, error) {
 // commit the segment's own sync waited on stalled requests for hundreds of
 // milliseconds when 32 MiB were synced at once (scripts/load-roles, p99
 // 534 ms). pace, between chunks, leaves the disk to the requests' syncs.
-func createSegment(dir string, n uint64, size int64, pace time.Duration) (*os.File, error) {
+func createSegment(dir string, n uint64, size int64, pace time.Duration, direct bool) (*os.File, error) {
 	path := filepath.Join(dir, segmentName(n))
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -341,7 +345,7 @@ func createSegment(dir string, n uint64, size int64, pace time.Duration) (*os.Fi
 		os.Remove(tmp)
 		return nil, err
 	}
-	if err := writeZeros(f, size, pace); err != nil {
+	if err := writeZeros(f, size, pace, direct); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -370,10 +374,11 @@ func syncDir(dir string) error {
 // prepare makes segment n in the background; a failure leaves a nil
 // spare, and rotation then tries itself (and reports the error).
 func (j *Journal) prepare(n uint64) {
+	direct := !j.noDirect // read here: the writer's, under wlock or before any Append
 	j.bg.Add(1)
 	go func() {
 		defer j.bg.Done()
-		f, err := createSegment(j.dir, n, j.size, spacing)
+		f, err := createSegment(j.dir, n, j.size, spacing, direct)
 		if err != nil {
 			f = nil
 		}
@@ -471,7 +476,7 @@ func (j *Journal) rotate() error {
 	n := j.seg + 1
 	if f == nil {
 		var err error
-		if f, err = createSegment(j.dir, n, j.size, 0); err != nil {
+		if f, err = createSegment(j.dir, n, j.size, 0, !j.noDirect); err != nil {
 			j.spare <- nil // try again next time
 			return fmt.Errorf("new audit journal segment: %w", err)
 		}
