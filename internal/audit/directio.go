@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -50,10 +49,10 @@ func alignedBuffer(n int) []byte {
 	return b[skip : skip+n : skip+n]
 }
 
-// directRefused reports whether err is the filesystem declining direct
-// I/O (or its alignment), rather than a failed write.
+// directRefused reports whether err is the filesystem (or the system)
+// declining direct I/O or its alignment, rather than a failed write.
 func directRefused(err error) bool {
-	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported)
 }
 
 // openSegmentDirect opens the active segment for direct commits, at its
@@ -66,7 +65,7 @@ func (j *Journal) openSegmentDirect() {
 	}
 	f, err := openDirect(filepath.Join(j.dir, segmentName(j.seg)), true)
 	if err != nil {
-		j.noDirect = directRefused(err) || runtime.GOOS != "linux"
+		j.noDirect = directRefused(err)
 		return
 	}
 	j.direct = f

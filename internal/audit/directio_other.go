@@ -10,5 +10,5 @@ import (
 // openDirect reports direct I/O unsupported: the journal then writes
 // through the page cache and syncs.
 func openDirect(string, bool) (*os.File, error) {
-	return nil, errors.New("direct I/O is not supported on this system")
+	return nil, errors.ErrUnsupported
 }
