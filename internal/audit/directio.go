@@ -32,6 +32,11 @@ import (
 // Where the filesystem refuses direct I/O (or its alignment is stricter
 // than directAlign), the journal writes through the page cache and calls
 // fdatasync, as before.
+//
+// On Linux the direct write is submitted asynchronously and awaited in
+// the network poller (aio_linux.go) where the system allows; elsewhere,
+// or where it does not (a seccomp filter forbidding io_setup), it is a
+// blocking pwrite.
 
 // directAlign is the offset, length and memory alignment of direct
 // writes: a 4 KiB page covers every common logical block size.
@@ -40,6 +45,9 @@ const directAlign = 4096
 // directIO is what journals opened from now on start with; tests turn it
 // off to check the page-cache path.
 var directIO = true
+
+// asyncIO likewise: off, direct writes are blocking pwrites.
+var asyncIO = true
 
 // alignedBuffer is a zeroed buffer of n bytes (n a multiple of
 // directAlign) whose first byte is directAlign-aligned in memory.
@@ -69,6 +77,11 @@ func (j *Journal) openSegmentDirect() {
 		return
 	}
 	j.direct = f
+	if j.async == nil && !j.noAsync {
+		// Tried once per journal: a system without it says so at once.
+		a, err := newAsyncWriter()
+		j.async, j.noAsync = a, err != nil
+	}
 }
 
 // closeSegmentDirect closes the active segment's direct descriptor.
@@ -120,6 +133,9 @@ func (j *Journal) writeDirect(frames []byte) error {
 	copy(buf[head:], frames)
 	clear(buf[end:])
 	write := j.directWriteAt
+	if write == nil && j.async != nil {
+		write = j.async.WriteAt
+	}
 	if write == nil {
 		write = (*os.File).WriteAt
 	}

@@ -32,3 +32,11 @@ func SetDirectIO(on bool) (restore func()) {
 	directIO = on
 	return func() { directIO = saved }
 }
+
+// SetAsyncIO turns asynchronous direct writes (aio_linux.go) on or off
+// for journals opened until restore.
+func SetAsyncIO(on bool) (restore func()) {
+	saved := asyncIO
+	asyncIO = on
+	return func() { asyncIO = saved }
+}

@@ -115,10 +115,14 @@ type Journal struct {
 	// directWriteAt, when set, stands in for the direct descriptor's
 	// WriteAt (tests: a filesystem refusing direct I/O).
 	directWriteAt func(*os.File, []byte, int64) (int, error)
-	buf           []byte
-	spare         chan *os.File     // the next segment, preinitialized in the background
-	last          map[string]uint64 // each writer's last sequence number
-	closed        bool
+	// async submits direct writes without blocking a thread (nil: pwrite);
+	// noAsync: the system refused it.
+	async   asyncWriteCloser
+	noAsync bool
+	buf     []byte
+	spare   chan *os.File     // the next segment, preinitialized in the background
+	last    map[string]uint64 // each writer's last sequence number
+	closed  bool
 }
 
 // segmentSummary is what a reader needs of a segment to skip it.
@@ -185,7 +189,7 @@ func OpenJournal(dir string, opts JournalOptions) (*Journal, error) {
 		return nil, fmt.Errorf("audit journal: segment size %d is under %d", size, minSegmentSize)
 	}
 	j := &Journal{dir: dir, size: size, readOnly: opts.ReadOnly, sealed: map[uint64]*segmentSummary{},
-		noDirect: !directIO}
+		noDirect: !directIO, noAsync: !asyncIO}
 	if opts.ReadOnly {
 		return j, nil // a journal not yet made reads as empty
 	}
@@ -588,6 +592,10 @@ func (j *Journal) Close() error {
 	sum.Size = j.off
 	j.mu.Unlock()
 	j.closeSegmentDirect()
+	if j.async != nil {
+		j.async.Close()
+		j.async = nil
+	}
 	err := j.seal(j.seg, j.f, sum)
 	j.bg.Wait()
 	if f := <-j.spare; f != nil {

@@ -1,0 +1,169 @@
+//go:build linux && (amd64 || arm64)
+
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// asyncWriter issues a journal commit's direct write through Linux's
+// native asynchronous I/O and waits for it on an eventfd, through the Go
+// network poller, instead of blocking a thread in pwrite.
+//
+// Why: a blocking O_DSYNC write of a commit takes 0.25-0.35 ms under
+// load (perf trace, 16 connections), long enough for the runtime's
+// monitor to take the writer's P away and hand it to another thread
+// (waking one), and when the write returns the committing goroutine has
+// no P and waits for one, behind the requests. Parked on the eventfd,
+// the goroutine gives up its P the ordinary way and the poller wakes it
+// like a network read: no thread blocked, none handed a P. Measured with
+// scripts/load's request at 16 connections (3 paired runs of 4-6 rounds):
+// 7-13 % more audited requests a second and 9-12 % less server CPU a
+// request; at 64 connections 5 % and 6 %.
+type asyncWriter struct {
+	ctx    uintptr  // aio_context_t
+	done   *os.File // eventfd the kernel signals on completion
+	iocb   iocb
+	events [1]ioEvent
+	count  [8]byte
+}
+
+// iocb is the kernel's struct iocb (little-endian layout); the blank
+// fields are aio_data, aio_key, aio_rw_flags, aio_reqprio and
+// aio_reserved2, all zero here.
+type iocb struct {
+	_      uint64
+	_      uint32
+	_      int32
+	opcode uint16
+	_      int16
+	fd     uint32
+	buf    uint64
+	nbytes uint64
+	offset int64
+	_      uint64
+	flags  uint32
+	resFD  uint32
+}
+
+// ioEvent is struct io_event: data, obj, res, res2.
+type ioEvent struct {
+	_, _ uint64
+	res  int64
+	_    int64
+}
+
+const (
+	iocbCmdPwrite = 1
+	iocbFlagResFD = 1 << 0
+)
+
+// newAsyncWriter sets up a context for one write in flight, or fails
+// (ENOSYS, EPERM under a seccomp filter that forbids it, EAGAIN past
+// fs.aio-max-nr): the journal then writes synchronously.
+func newAsyncWriter() (asyncWriteCloser, error) {
+	var ctx uintptr
+	if _, _, e := syscall.Syscall(unix.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0); e != 0 {
+		return nil, fmt.Errorf("io_setup: %w", e)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		_, _, _ = syscall.Syscall(unix.SYS_IO_DESTROY, ctx, 0, 0)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	// A non-blocking descriptor is registered with the poller, so reads
+	// park the goroutine rather than its thread.
+	return &asyncWriter{ctx: ctx, done: os.NewFile(uintptr(efd), "audit-aio-eventfd")}, nil
+}
+
+// WriteAt writes b at off in f (opened O_DIRECT|O_DSYNC) and returns once
+// the write completed, with pwrite's errors (EINVAL for a misaligned
+// write, EIO, ENOSPC). The kernel reads b until then; b is the journal's
+// staging buffer, which nothing else touches meanwhile, and Go's heap
+// does not move. One write at a time (the journal's writer lock).
+func (a *asyncWriter) WriteAt(f *os.File, b []byte, off int64) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var submitErr error
+	err = raw.Control(func(fd uintptr) {
+		a.iocb = iocb{
+			opcode: iocbCmdPwrite, fd: uint32(fd),
+			buf: uint64(uintptr(unsafe.Pointer(&b[0]))), nbytes: uint64(len(b)), offset: off,
+			flags: iocbFlagResFD, resFD: uint32(a.done.Fd()),
+		}
+		list := [1]*iocb{&a.iocb}
+		for {
+			n, _, e := syscall.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&list[0])))
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e != 0:
+				submitErr = e
+			case n != 1:
+				submitErr = syscall.EAGAIN
+			}
+			return
+		}
+	})
+	if err == nil {
+		err = submitErr
+	}
+	if errors.Is(err, syscall.EAGAIN) {
+		// The kernel is short of AIO requests for now: write it in
+		// this thread.
+		return f.WriteAt(b, off)
+	}
+	if err != nil {
+		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: err}
+	}
+	// The kernel adds to the eventfd's count once the write completed;
+	// the read parks this goroutine in the poller until then, after
+	// which reaping the completion does not block. Should the read fail,
+	// the reaping waits in this thread instead: b must not be reused
+	// while the kernel may still read it.
+	_, _ = a.done.Read(a.count[:])
+	for {
+		n, _, e := syscall.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&a.events[0])), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, fmt.Errorf("io_getevents: %w", e)
+		}
+		if n == 1 {
+			break
+		}
+	}
+	runtime.KeepAlive(b)
+	res := a.events[0].res
+	if res < 0 {
+		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.Errno(-res)}
+	}
+	if int(res) != len(b) {
+		return int(res), &os.PathError{Op: "write", Path: f.Name(), Err: io.ErrShortWrite}
+	}
+	return len(b), nil
+}
+
+// Close releases the context (after the write in flight, if any).
+func (a *asyncWriter) Close() error {
+	_, _, e := syscall.Syscall(unix.SYS_IO_DESTROY, a.ctx, 0, 0)
+	err := a.done.Close()
+	if e != 0 {
+		return errors.Join(e, err)
+	}
+	return err
+}
