@@ -74,9 +74,18 @@ func TestAsyncWriterWritesAndReportsPwritesErrors(t *testing.T) {
 			}
 		})
 	}
-	// The writer still works after the failures.
+	// The writer still works after the failures, and so it does once it
+	// has turned synchronous (as after io_submit was forbidden).
 	if _, err := a.WriteAt(f, buf[:directAlign], 0); err != nil {
 		t.Fatal(err)
+	}
+	a.(*asyncWriter).sync = true
+	clear(buf)
+	if _, err := a.WriteAt(f, buf[:directAlign], 2*directAlign); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got[2*directAlign:3*directAlign], buf[:directAlign]) {
+		t.Fatalf("synchronous write did not land: %v", err)
 	}
 }
 

@@ -592,11 +592,12 @@ func (j *Journal) Close() error {
 	sum.Size = j.off
 	j.mu.Unlock()
 	j.closeSegmentDirect()
+	var err error
 	if j.async != nil {
-		j.async.Close()
+		err = j.async.Close()
 		j.async = nil
 	}
-	err := j.seal(j.seg, j.f, sum)
+	err = errors.Join(err, j.seal(j.seg, j.f, sum))
 	j.bg.Wait()
 	if f := <-j.spare; f != nil {
 		f.Close()
