@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -144,9 +145,20 @@ func (a *asyncWriter) WriteAt(f *os.File, b []byte, off int64) (int, error) {
 	}
 	// The kernel adds to the eventfd's count once the write completed;
 	// the read parks this goroutine in the poller until then, after
-	// which reaping the completion does not block. Should the read fail,
-	// the reaping below waits in this thread instead.
-	_, _ = a.done.Read(a.count[:])
+	// which reaping the completion does not block. But the scheduler
+	// looks at the poller only when a P runs out of work (or every 10 ms):
+	// with every CPU busy a finished write went unnoticed for up to that
+	// long (perf trace at 64 connections: submit to reap 0.78 ms at the
+	// median, 7.3 ms at p99), holding up its batch and the next. Timers
+	// are checked at every scheduling round, so a deadline bounds the
+	// wait in the poller; past it, the reaping below waits in this thread
+	// (as pwrite would have), and the count is drained so that the next
+	// write's wait does not return early on it. The same reaping serves
+	// should the read fail for any other reason.
+	_ = a.done.SetReadDeadline(time.Now().Add(pollerWait))
+	if _, err := a.done.Read(a.count[:]); err != nil {
+		defer a.drain()
+	}
 	for {
 		n, _, e := syscall.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&a.events[0])), 0, 0)
 		if e == syscall.EINTR {
@@ -172,6 +184,17 @@ func (a *asyncWriter) WriteAt(f *os.File, b []byte, off int64) (int, error) {
 		return int(res), &os.PathError{Op: "write", Path: f.Name(), Err: io.ErrShortWrite}
 	}
 	return len(b), nil
+}
+
+// pollerWait bounds how long a write is awaited in the poller (see
+// WriteAt): about the write's own time under load (perf trace: 0.25 ms
+// at the median, 0.7 ms at p90).
+// (A variable: tests expire it at once.)
+var pollerWait = 500 * time.Microsecond
+
+// drain resets the eventfd's count after a write reaped without it.
+func (a *asyncWriter) drain() {
+	_, _ = unix.Read(a.doneFD, a.count[:])
 }
 
 // destroy releases the context once the write in flight, if any, is done.
