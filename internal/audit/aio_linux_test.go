@@ -13,26 +13,35 @@ import (
 	"unsafe"
 )
 
-// TestAsyncWriterWritesAndReportsPwritesErrors: an asynchronous direct
-// write puts its bytes where pwrite would, and fails as pwrite would: a
-// misaligned write is refused with EINVAL (which the journal takes as the
-// filesystem declining direct I/O), a descriptor not open for writing
-// with EBADF.
-func TestAsyncWriterWritesAndReportsPwritesErrors(t *testing.T) {
+// newAsyncTestFile returns an asynchronous writer and a file of the given
+// number of zeroed blocks, opened for direct writes (both closed when t
+// ends); it skips t where the system lacks either.
+func newAsyncTestFile(t *testing.T, blocks int) (asyncWriteCloser, *os.File, string) {
+	t.Helper()
 	a, err := newAsyncWriter()
 	if err != nil {
 		t.Skipf("no asynchronous I/O here (%v): the journal writes with pwrite", err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
 	path := filepath.Join(t.TempDir(), "seg")
-	if err := os.WriteFile(path, make([]byte, 8*directAlign), 0o600); err != nil {
+	if err := os.WriteFile(path, make([]byte, blocks*directAlign), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := openDirect(path, true)
 	if err != nil {
 		t.Skipf("this filesystem refuses direct I/O: %v", err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return a, f, path
+}
+
+// TestAsyncWriterWritesAndReportsPwritesErrors: an asynchronous direct
+// write puts its bytes where pwrite would, and fails as pwrite would: a
+// misaligned write is refused with EINVAL (which the journal takes as the
+// filesystem declining direct I/O), a descriptor not open for writing
+// with EBADF.
+func TestAsyncWriterWritesAndReportsPwritesErrors(t *testing.T) {
+	a, f, path := newAsyncTestFile(t, 8)
 	buf := alignedBuffer(3 * directAlign)
 	for i := range buf {
 		buf[i] = byte(i % 251)
@@ -136,20 +145,7 @@ func TestAsyncWriteReapedPastThePollerDeadline(t *testing.T) {
 			saved := pollerWait
 			pollerWait = wait
 			defer func() { pollerWait = saved }()
-			a, err := newAsyncWriter()
-			if err != nil {
-				t.Skipf("no asynchronous I/O here (%v)", err)
-			}
-			defer a.Close()
-			path := filepath.Join(t.TempDir(), "seg")
-			if err := os.WriteFile(path, make([]byte, 64*directAlign), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			f, err := openDirect(path, true)
-			if err != nil {
-				t.Skipf("this filesystem refuses direct I/O: %v", err)
-			}
-			defer f.Close()
+			a, f, path := newAsyncTestFile(t, 64)
 			buf := alignedBuffer(directAlign)
 			for i := range 64 {
 				for j := range buf {

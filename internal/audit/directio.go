@@ -11,7 +11,7 @@ import (
 )
 
 // Direct I/O for the journal's commits. A commit written with
-// O_DIRECT|O_DSYNC is one system call that returns once the frames are on
+// O_DIRECT|O_DSYNC is one write that completes once the frames are on
 // stable storage: no copy into the page cache, no dirty pages for the
 // sync to find and write back, no second call. Measured on this
 // project's 2-CPU VM (ext4 on virtio, BenchmarkJournalCommit: 6 records

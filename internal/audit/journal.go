@@ -26,7 +26,7 @@ import (
 )
 
 // The journal keeps the embedded store's audit records in segment files
-// of their own, beside the database: a commit is one synchronous direct
+// of their own, beside the database: a commit is one direct O_DSYNC
 // write (directio.go; or a write and a data sync where the filesystem
 // refuses direct I/O) into a segment whose blocks were written (with
 // zeros) in advance, so the sync flushes data only — no block allocation
