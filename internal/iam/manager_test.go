@@ -197,9 +197,10 @@ func TestRoleReadAfterWrite(t *testing.T) {
 			if err != nil || r.ARN != arn || r.CreateDate != ts0 || !strings.HasPrefix(r.ID, "AROA") || r.MaxSessionDuration != time.Hour {
 				t.Fatalf("CreateRole = %+v, %v", r, err)
 			}
-			// Fill the cache through both lookups before the write.
-			if r, err := e.m.RoleByName(ctx, "deploy"); err != nil || r.Name != "Deploy" || trustOf(r) != trustA {
-				t.Fatalf("RoleByName = %+v, %v", r, err)
+			// Fill the cache through both lookups before the write. The
+			// cached role's identifiers share one string (Role.compact).
+			if c, err := e.m.RoleByName(ctx, "deploy"); err != nil || c.Name != "Deploy" || c.ARN != r.ARN || c.ID != r.ID || c.Path != "/ci/" || trustOf(c) != trustA {
+				t.Fatalf("RoleByName = %+v, %v", c, err)
 			}
 			if _, err := e.m.RoleByARN(ctx, arn); err != nil {
 				t.Fatal(err)

@@ -82,9 +82,19 @@ func (r *Role) compact() {
 	if r.trust != nil {
 		r.TrustPolicy = ""
 	}
-	// The name ends the ARN: share its bytes rather than hold a copy.
+	// The ARN and the id in one string; the name ends the ARN and the path
+	// is in it: they share its bytes rather than hold copies (objects the
+	// collector marks on every cycle, for every cached role).
+	if r.ID != "" {
+		both := r.ARN + r.ID
+		r.ARN, r.ID = both[:len(r.ARN)], both[len(r.ARN):]
+	}
 	if strings.HasSuffix(r.ARN, "/"+r.Name) {
 		r.Name = r.ARN[len(r.ARN)-len(r.Name):]
+	}
+	if i := strings.Index(r.ARN, ":role"+r.Path); len(r.Path) > 1 && i >= 0 {
+		start := i + len(":role")
+		r.Path = r.ARN[start : start+len(r.Path)]
 	}
 	for i := range r.InlinePolicies {
 		if r.InlinePolicies[i].parsed != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 	"unique"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -140,10 +141,16 @@ type member struct {
 
 // intern returns the one shared copy of s. Parsed policies live as long as
 // the roles, users and policies holding them, often thousands at once, and
-// most of their text repeats across documents (provider ARNs, actions,
-// condition keys, operators, the subject a pipeline uses): sharing it keeps
-// the retained heap, and so the collector's work under load, to what is
-// distinct. Unused strings are dropped from the table by the collector.
+// much of their text repeats across documents (element names, operators,
+// condition keys, provider ARNs, actions): sharing it keeps the retained
+// heap, and so the collector's work under load, to what is distinct.
+// Unused strings are dropped from the table by the collector.
+//
+// What is as often particular to one document (statement ids, condition
+// values: a project's path, a repository's name) goes to the statement's
+// arena instead: a new string interned costs the table three objects and a
+// weak pointer the collector visits on every cycle, where the arena holds
+// all of a statement's in one object.
 func intern(s string) string { return unique.Make(s).Value() }
 
 func decodeTree(doc []byte) (node, error) {
@@ -198,7 +205,7 @@ func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
 		}
 	case 'n':
 	default:
-		n.text = intern(tok.String())
+		n.text = tok.String() // interned or copied to an arena where kept
 	}
 	if n.kind == 0 {
 		return node{}, errors.New("invalid token")
@@ -206,37 +213,91 @@ func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
 	return n, nil
 }
 
-// strings returns a string-or-list-of-strings element; ok is false for any other shape,
-// including an empty list (AWS rejects "Resource": null and an element that names nothing).
-func (n node) strings() ([]string, bool) {
+// strings returns a string-or-list-of-strings element, each string
+// interned; ok is false for any other shape, including an empty list (AWS
+// rejects "Resource": null and an element that names nothing). A list of
+// one is one[:] when one is given (an array inside the object that keeps
+// the list: one object fewer).
+func (n node) strings(one *[1]string) ([]string, bool) {
 	switch n.kind {
 	case '"':
-		return []string{n.text}, true
+		if one != nil {
+			one[0] = intern(n.text)
+			return one[:], true
+		}
+		return []string{intern(n.text)}, true
 	case '[':
 		if len(n.items) == 0 {
 			return nil, false
+		}
+		if len(n.items) == 1 && one != nil && n.items[0].kind == '"' {
+			one[0] = intern(n.items[0].text)
+			return one[:], true
 		}
 		out := make([]string, 0, len(n.items))
 		for _, it := range n.items {
 			if it.kind != '"' {
 				return nil, false
 			}
-			out = append(out, it.text)
+			out = append(out, intern(it.text))
 		}
 		return out, true
 	}
 	return nil, false
 }
 
+// arena holds a statement's strings that are seldom shared with other
+// documents (see intern) in one allocation. Its buffer is sized once and
+// never grows, so the strings handed out stay valid and never change.
+type arena struct{ buf []byte }
+
+// add returns a copy of s in the arena (a copy of its own should the
+// arena be full, which a size counted from the same document rules out).
+func (a *arena) add(s string) string {
+	if s == "" {
+		return ""
+	}
+	if a == nil || cap(a.buf)-len(a.buf) < len(s) {
+		return strings.Clone(s)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[start], len(s))
+}
+
+// arenaSize is what a statement's arena holds: its Sid and its condition
+// values.
+func arenaSize(n *node) int {
+	size := 0
+	for i := range n.members {
+		m := &n.members[i]
+		switch m.name {
+		case "Sid":
+			size += len(m.value.text)
+		case "Condition":
+			for j := range m.value.members {
+				for k := range m.value.members[j].value.members {
+					v := &m.value.members[j].value.members[k].value
+					size += len(v.text)
+					for l := range v.items {
+						size += len(v.items[l].text)
+					}
+				}
+			}
+		}
+	}
+	return size
+}
+
 // scalars is strings() for condition values, which may also be written as JSON numbers or
 // booleans ("aws:MultiFactorAuthAge": 3600, "aws:SecureTransport": false); they are kept as
 // their JSON text, which is what IAM compares.
 // appendScalars appends n's values (n itself, or the items of an array of
-// them) to dst.
-func (n node) appendScalars(dst []string) ([]string, bool) {
+// them), copied to ar, to dst.
+func (n node) appendScalars(dst []string, ar *arena) ([]string, bool) {
 	isScalar := func(k jsontext.Kind) bool { return k == '"' || k == '0' || k == 't' || k == 'f' }
 	if isScalar(n.kind) {
-		return append(dst, n.text), true
+		return append(dst, ar.add(n.text)), true
 	}
 	if n.kind != '[' || len(n.items) == 0 {
 		return dst, false
@@ -245,7 +306,7 @@ func (n node) appendScalars(dst []string) ([]string, bool) {
 		if !isScalar(it.kind) {
 			return dst, false
 		}
-		dst = append(dst, it.text)
+		dst = append(dst, ar.add(it.text))
 	}
 	return dst, true
 }
@@ -263,7 +324,7 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 			if m.value.kind != '"' {
 				return nil, malformed(msgSyntax)
 			}
-			head.Version = m.value.text
+			head.Version = intern(m.value.text)
 		case "Id":
 			if m.value.kind != '"' {
 				return nil, malformed(msgSyntax)
@@ -302,15 +363,18 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 		return nil, malformed(msgSyntax)
 	}
 	// A policy of one statement (every role's trust policy, as a rule)
-	// is allocated with its statement list, one object for the two.
+	// is allocated with its statement list and the statement (with its
+	// Principal), one object for all.
 	var p *Policy
+	var first *statementWithPrincipal
 	if len(list) == 1 {
-		both := &struct {
+		all := &struct {
 			Policy
 			one [1]*Statement
+			statementWithPrincipal
 		}{Policy: head}
-		p = &both.Policy
-		p.Statements = both.one[:0]
+		p, first = &all.Policy, &all.statementWithPrincipal
+		p.Statements = all.one[:0]
 	} else {
 		p = new(Policy)
 		*p = head
@@ -318,7 +382,7 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 	}
 	sids := make(map[string]bool, len(list))
 	for i := range list {
-		s, err := buildStatement(&list[i], p.variables, anySid)
+		s, err := buildStatement(&list[i], p.variables, anySid, first)
 		if err != nil {
 			return nil, err
 		}
@@ -339,23 +403,32 @@ func buildPolicy(root node, anySid bool) (*Policy, error) {
 	return p, nil
 }
 
-func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
+// statementWithPrincipal is a statement allocated with its Principal, one
+// object for the two (parsed trust policies live as long as their cached
+// roles).
+type statementWithPrincipal struct {
+	Statement
+	principal Principals
+}
+
+// buildStatement builds n's statement, in into when given (a zero value
+// allocated with the policy).
+func buildStatement(n *node, vars, anySid bool, into *statementWithPrincipal) (*Statement, error) {
 	if n.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
-	// A statement with a Principal is allocated with it, one object for
-	// the two (parsed trust policies live as long as their cached roles).
 	var s *Statement
 	var principal *Principals
-	if slices.ContainsFunc(n.members, func(m member) bool { return m.name == "Principal" }) {
-		both := &struct {
-			Statement
-			principal Principals
-		}{}
+	switch {
+	case into != nil:
+		s, principal = &into.Statement, &into.principal
+	case slices.ContainsFunc(n.members, func(m member) bool { return m.name == "Principal" }):
+		both := &statementWithPrincipal{}
 		s, principal = &both.Statement, &both.principal
-	} else {
+	default:
 		s = &Statement{}
 	}
+	ar := &arena{buf: make([]byte, 0, arenaSize(n))}
 	var cond *node
 	hasEffect := false
 	for i := range n.members {
@@ -366,7 +439,7 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 			if m.value.kind != '"' {
 				return nil, malformed(msgSyntax)
 			}
-			s.Sid = m.value.text
+			s.Sid = ar.add(m.value.text)
 			if !anySid && !isAlnum(s.Sid) {
 				// Wording recalled from IAM (identity and trust policies), unconfirmed.
 				return nil, malformed("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
@@ -443,7 +516,7 @@ func buildStatement(n *node, vars, anySid bool) (*Statement, error) {
 	}
 	if cond != nil {
 		var err error
-		if s.Conditions, err = buildConditions(cond, vars); err != nil {
+		if s.Conditions, err = buildConditions(cond, vars, ar); err != nil {
 			return nil, err
 		}
 	}
@@ -487,7 +560,7 @@ func isAlnum(s string) bool {
 // actionList checks each action is "*" or "service:action": the service prefix is a plain
 // name and the action part may use wildcards.
 func actionList(n *node) ([]string, error) {
-	list, ok := n.strings()
+	list, ok := n.strings(nil)
 	if !ok {
 		return nil, malformed(msgSyntax)
 	}
@@ -516,7 +589,7 @@ func actionList(n *node) ([]string, error) {
 // components (arn:aws:s3::bucket) with "legacy parsing" (both seen in LocalStack's
 // snapshots of AWS).
 func resourceList(n *node) ([]string, error) {
-	list, ok := n.strings()
+	list, ok := n.strings(nil)
 	if !ok {
 		return nil, malformed(msgSyntax)
 	}
@@ -554,11 +627,15 @@ func buildPrincipals(n *node, p *Principals) (*Principals, error) {
 	if n.kind != '{' || len(n.members) == 0 {
 		return nil, malformed("Invalid principal in policy")
 	}
+	one := &p.one // for the first list of one
 	for i := range n.members {
 		m := &n.members[i]
-		list, ok := m.value.strings()
+		list, ok := m.value.strings(one)
 		if !ok {
 			return nil, malformed("Invalid principal in policy")
+		}
+		if len(list) == 1 && one != nil {
+			one = nil
 		}
 		for _, v := range list {
 			if !validPrincipal(m.name, v) {
@@ -622,10 +699,41 @@ func isHex(s string) bool {
 	return true
 }
 
-// allocConditions returns n zero conditions and an empty list with room
-// for pointers to them, in one object when n is small (trust policies
-// test one to three keys).
-func allocConditions(n int) ([]Condition, []*Condition) {
+// allocConditions returns n zero conditions, an empty list with room for
+// pointers to them and an empty list with room for nv values, in one
+// object when n and nv are small (trust policies test one to three keys,
+// with one or two values each).
+func allocConditions(n, nv int) ([]Condition, []*Condition, []string) {
+	switch {
+	case n == 1 && nv <= 2:
+		b := &struct {
+			c [1]Condition
+			p [1]*Condition
+			v [2]string
+		}{}
+		return b.c[:], b.p[:0], b.v[:0:nv]
+	case n == 2 && nv <= 4:
+		b := &struct {
+			c [2]Condition
+			p [2]*Condition
+			v [4]string
+		}{}
+		return b.c[:], b.p[:0], b.v[:0:nv]
+	case n == 3 && nv <= 6:
+		b := &struct {
+			c [3]Condition
+			p [3]*Condition
+			v [6]string
+		}{}
+		return b.c[:], b.p[:0], b.v[:0:nv]
+	}
+	c, p := allocConditionsOnly(n)
+	return c, p, make([]string, 0, nv)
+}
+
+// allocConditionsOnly is allocConditions for the conditions and their
+// list only.
+func allocConditionsOnly(n int) ([]Condition, []*Condition) {
 	switch n {
 	case 1:
 		b := &struct {
@@ -649,7 +757,7 @@ func allocConditions(n int) ([]Condition, []*Condition) {
 	return make([]Condition, n), make([]*Condition, 0, n)
 }
 
-func buildConditions(n *node, vars bool) ([]*Condition, error) {
+func buildConditions(n *node, vars bool, ar *arena) ([]*Condition, error) {
 	if n.kind != '{' {
 		return nil, malformed(msgSyntax)
 	}
@@ -667,8 +775,7 @@ func buildConditions(n *node, vars bool) ([]*Condition, error) {
 			}
 		}
 	}
-	all, out := allocConditions(total)
-	allValues := make([]string, 0, totalValues)
+	all, out, allValues := allocConditions(total, totalValues)
 	for i := range n.members {
 		opm := &n.members[i]
 		op, ok := parseOperator(opm.name)
@@ -682,7 +789,7 @@ func buildConditions(n *node, vars bool) ([]*Condition, error) {
 		for j := range opm.value.members {
 			km := &opm.value.members[j]
 			start := len(allValues)
-			allValues, ok = km.value.appendScalars(allValues)
+			allValues, ok = km.value.appendScalars(allValues, ar)
 			if !ok || km.name == "" {
 				return nil, malformed(msgSyntax)
 			}

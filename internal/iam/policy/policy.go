@@ -182,6 +182,8 @@ type Principals struct {
 	Federated     []string
 	Service       []string
 	CanonicalUser []string
+
+	one [1]string // the backing array of the first list of one value
 }
 
 // Condition is one (operator, key) pair of a Condition block with its policy values.
