@@ -205,7 +205,7 @@ func decodeNode(dec *jsontext.Decoder, depth int) (node, error) {
 		}
 	case 'n':
 	default:
-		n.text = tok.String() // interned or copied to an arena where kept
+		n.text = tok.String() // interned or copied to an arena where kept (a policy Id, rare, as it is)
 	}
 	if n.kind == 0 {
 		return node{}, errors.New("invalid token")
