@@ -22,11 +22,12 @@ import (
 // includes the runtime's own ~10 MB of stacks and metadata.
 //
 // Its size is what RSS allows a 10,000-role server under its 64 MB target:
-// the collector's cost there is its frequency times the marking of ~13 MB
-// of cached roles (15-18 ms of CPU a cycle against 3 ms with 10 roles when
-// this was sized; 9.7 ms since a cached role is five objects rather than
-// eleven: marking follows the objects more than their bytes), so every MB
-// of room is latency under load (scripts/load-roles, gctrace).
+// the collector's cost there is its frequency times the marking of the
+// cached roles (15-18 ms of CPU a cycle against 3 ms with 10 roles when
+// this was sized; 9.7 ms once a cached role was five objects rather than
+// eleven; since trust policies are cached frozen, three objects and ~0.9
+// KB a role, and RSS 57 MB), so every MB of room is latency under load
+// (scripts/load-roles, gctrace).
 // 20 MB left a 10,000-role server about 8 MB of room, ~19 collections a
 // second at 5,000 req/s, 12-22 % slower under load than a 10-role one;
 // SQLite's smaller page caches then freed 3.6 MB of its RSS, and 24 MB

@@ -13,8 +13,8 @@ import (
 // BenchmarkCachedRoleLookup measures a cached role lookup and reports what
 // each cached role keeps on the heap (heap-B/role, heap-objects/role):
 // with 10,000 roles that retained heap is what the collector marks on
-// every cycle under load (scripts/load-roles), at a cost that follows the
-// number of objects more than their bytes; gc-µs/10k-roles is that cost,
+// every cycle under load (scripts/load-roles), at a cost that follows its
+// objects and the pointer-holding bytes it scans; gc-µs/10k-roles is that cost,
 // the CPU time a collection takes with the roles cached less without,
 // scaled to 10,000 roles. Each role has its own trust policy, shaped like
 // the load script's.

@@ -60,6 +60,8 @@ type Role struct {
 	CreateDate         time.Time     `json:"create_date"`
 
 	trust *policy.Policy // parsed TrustPolicy (see Trust)
+	// frozenTrust replaces trust in a cached role (see compact).
+	frozenTrust policy.Frozen
 }
 
 // User is an IAM user: a long-term identity that signs with access keys.

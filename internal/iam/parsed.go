@@ -26,10 +26,14 @@ func parseStored(doc string, kind policy.Kind) (*policy.Policy, error) {
 	return p, nil
 }
 
-// Trust is the role's parsed trust policy.
+// Trust is the role's parsed trust policy: a cached role's is thawed from
+// its frozen form on each call, a new Policy the caller may keep.
 func (r *Role) Trust() (*policy.Policy, error) {
 	if r.trust != nil {
 		return r.trust, nil
+	}
+	if r.frozenTrust != "" {
+		return r.frozenTrust.Thaw()
 	}
 	return parseStored(r.TrustPolicy, policy.TrustPolicy)
 }
@@ -78,9 +82,20 @@ func (p *OIDCProvider) prepare() {}
 // roles the text was a third of the cache. Documents are still shown in
 // full by the IAM API, which reads roles from the store
 // (Manager.RoleWithDocuments).
+//
+// The trust policy is kept frozen (policy.Frozen: one string, nothing for
+// the collector to scan) and thawed per use, where it can be: with 10,000
+// roles cached, the parsed trust policies were two thirds of what every
+// collection marked, and that marking, on every cycle under load, was most
+// of what a 10,000-role server spent beyond a 10-role one. A thaw costs a
+// few allocations and no parsing, on a request that makes some two
+// hundred.
 func (r *Role) compact() {
 	if r.trust != nil {
 		r.TrustPolicy = ""
+		if f := policy.Freeze(r.trust); f != "" {
+			r.trust, r.frozenTrust = nil, f
+		}
 	}
 	// The ARN and the id in one string; the name ends the ARN and the path
 	// is in it: they share its bytes rather than hold copies (objects the

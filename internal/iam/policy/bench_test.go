@@ -47,6 +47,20 @@ func BenchmarkParseTrustPolicy(b *testing.B) {
 	}
 }
 
+// BenchmarkThawTrustPolicy is what a cached role's trust policy costs each
+// request that reads it (Frozen), beside BenchmarkParseTrustPolicy's parse.
+//
+//	go test -run '^$' -bench 'ThawTrustPolicy|ParseTrustPolicy' ./internal/iam/policy/
+func BenchmarkThawTrustPolicy(b *testing.B) {
+	f := Freeze(mustParse(b, TrustPolicy, trustGroupLike))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Thaw(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestEvaluateDoesNotAllocate pins the "trace costs nothing unless asked for" promise.
 func TestEvaluateDoesNotAllocate(t *testing.T) {
 	p := mustParse(t, TrustPolicy, trustGroupLike)
