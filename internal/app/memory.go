@@ -25,16 +25,17 @@ import (
 // the collector's cost there is its frequency times the marking of the
 // cached roles (15-18 ms of CPU a cycle against 3 ms with 10 roles when
 // this was sized; 9.7 ms once a cached role was five objects rather than
-// eleven; since trust policies are cached frozen, three objects and ~0.9
-// KB a role, and RSS 57 MB), so every MB of room is latency under load
-// (scripts/load-roles, gctrace).
-// 20 MB left a 10,000-role server about 8 MB of room, ~19 collections a
-// second at 5,000 req/s, 12-22 % slower under load than a 10-role one;
-// SQLite's smaller page caches then freed 3.6 MB of its RSS, and 24 MB
-// (about 12 MB of room, 11-12 collections a second) keeps it at 57-60 MB;
-// 26 MB measured up to 63.4 MB, too close to the target.
+// eleven), so every MB of room is latency under load (scripts/load-roles,
+// gctrace). 20 MB left a 10,000-role server about 8 MB of room, ~19
+// collections a second at 5,000 req/s, 12-22 % slower under load than a
+// 10-role one; SQLite's smaller page caches then freed 3.6 MB of its RSS,
+// and 24 MB (about 12 MB of room, 11-12 collections a second) kept it at
+// 57-61 MB; 26 MB measured up to 63.4 MB, too close to the target. Since
+// trust policies are cached frozen (three objects and ~0.9 KB a role, was
+// five and ~1.3 KB), 24 MB left it at 57 MB, and 27 MB spends that room
+// again on fewer collections.
 const (
-	memoryAllowance  = 24 << 20
+	memoryAllowance  = 27 << 20
 	memoryTunePeriod = 5 * time.Second
 )
 
