@@ -110,14 +110,25 @@ func (w *frozenWriter) bool(v bool) {
 	}
 }
 
-// list writes l's length plus one, 0 for nil: a nil list and an empty one
-// differ (an absent element is not an empty one).
-func (w *frozenWriter) list(l []string) {
-	if l == nil {
+// count writes n plus one, or 0 for a nil slice: a nil list and an empty
+// one differ (an absent element is not an empty one). It reports whether
+// the elements follow.
+func (w *frozenWriter) count(n int, isNil bool) bool {
+	if isNil {
 		w.uint(0)
-		return
+		return false
 	}
-	w.uint(uint64(len(l)) + 1)
+	w.uint(uint64(n) + 1)
+	return true
+}
+
+func (w *frozenWriter) list(l []string) {
+	if w.count(len(l), l == nil) {
+		w.strs(l)
+	}
+}
+
+func (w *frozenWriter) strs(l []string) {
 	for _, s := range l {
 		w.str(s)
 	}
@@ -138,11 +149,9 @@ func (w *frozenWriter) principals(p *Principals) {
 }
 
 func (w *frozenWriter) conditions(cs []*Condition) {
-	if cs == nil {
-		w.uint(0)
+	if !w.count(len(cs), cs == nil) {
 		return
 	}
-	w.uint(uint64(len(cs)) + 1)
 	for _, c := range cs {
 		w.str(c.Operator)
 		w.str(c.Key)
@@ -172,18 +181,14 @@ func (w *frozenWriter) globs(c *Condition) {
 		w.uint(1)
 	default:
 		w.uint(uint64(len(c.globs)) + 2)
-		for _, g := range c.globs {
-			w.str(g)
-		}
+		w.strs(c.globs)
 	}
 }
 
 func (w *frozenWriter) templates(ts []template) {
-	if ts == nil {
-		w.uint(0)
+	if !w.count(len(ts), ts == nil) {
 		return
 	}
-	w.uint(uint64(len(ts)) + 1)
 	for _, t := range ts {
 		w.str(t.raw)
 		w.str(t.glob)
@@ -313,16 +318,21 @@ func take[T any](r *frozenReader, backing *[]T, n int) []T {
 	return out
 }
 
+// strings reads n strings into the next n elements of r.strs.
+func (r *frozenReader) strings(n int) []string {
+	out := take(r, &r.strs, n)
+	for i := range out {
+		out[i] = r.str()
+	}
+	return out
+}
+
 func (r *frozenReader) list() []string {
 	n := r.count()
 	if n == 0 || r.err != nil {
 		return nil
 	}
-	out := take(r, &r.strs, n-1)
-	for i := range out {
-		out[i] = r.str()
-	}
-	return out
+	return r.strings(n - 1)
 }
 
 func (r *frozenReader) principalsOf() *Principals {
@@ -366,10 +376,7 @@ func (r *frozenReader) conditions() []*Condition {
 		case 1:
 			c.globs = c.Values
 		default:
-			c.globs = take(r, &r.strs, g-2)
-			for j := range c.globs {
-				c.globs[j] = r.str()
-			}
+			c.globs = r.strings(g - 2)
 		}
 		if i < len(out) {
 			out[i] = c
