@@ -37,6 +37,10 @@ type jsonParser struct {
 	err error
 }
 
+// maxObjectHint caps the size given to a top-level map up front: a claim
+// set has a few dozen members, a JWKS one.
+const maxObjectHint = 64
+
 // parseJSONObject parses s, which must hold exactly one JSON object and nothing but
 // whitespace around it.
 func parseJSONObject(s string) (map[string]any, error) {
@@ -50,8 +54,11 @@ func parseJSONObject(s string) (map[string]any, error) {
 	// members: a map sized from it never grows, and is no larger than it
 	// need be. (The document's length over a guessed member size sized a
 	// GitLab claim set of 25 members for 32, a table twice the size:
-	// 1 KB more of garbage in every request.)
-	v := p.parseObject(1, strings.Count(s, `":`))
+	// 1 KB more of garbage in every request.) The count is capped: `":`
+	// inside a string counts too, and a hostile token or JWKS made of it
+	// must not buy a map sized for thousands of members; past the cap the
+	// map grows as members actually arrive.
+	v := p.parseObject(1, min(strings.Count(s, `":`), maxObjectHint))
 	if p.err != nil {
 		return nil, p.err
 	}
